@@ -1,0 +1,316 @@
+"""A small ASGI app served by hypercorn on loopback, for the tests, demo and benchmarks.
+
+Endpoints (all record what they received in ``Recorder``):
+
+* ``GET /bytes?size=N&seed=S&gzip=1&chunked=1`` — N deterministic bytes
+  (``pattern_bytes``), with a Content-Length unless ``chunked=1``.
+* ``GET /slow?chunks=N&delay=S`` — N chunks of 1 KiB, ``delay`` seconds apart;
+  records whether the client went away before the end (``recorder.disconnects``).
+* ``GET /status/CODE`` — an empty answer with that status.
+* ``POST|PUT /upload/...`` — reads the body, answers JSON with its size and sha256.
+* ``POST /flaky/KEY?failures=N`` — reads the body, answers 500 for the first N
+  attempts on KEY, then 200 like ``/upload``.
+* ``POST /redirect?to=PATH&status=307`` — reads the body, then redirects.
+
+Bodies up to ``KEEP_LIMIT`` bytes are kept so tests can parse them with real
+parsers; larger ones keep only size and hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip as gzip_module
+import hashlib
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+KEEP_LIMIT = 8 * 1024 * 1024
+_BLOCK = 65536
+
+
+def _block(seed: int) -> bytes:
+    return random.Random(seed).randbytes(_BLOCK)
+
+
+def pattern_chunks(size: int, seed: int = 0, chunk_size: int = _BLOCK) -> Iterator[bytes]:
+    """The deterministic bytes ``/bytes`` serves, in chunks (cheap for many GiB)."""
+    block = _block(seed) * 2
+    offset = 0
+    while offset < size:
+        length = min(chunk_size, size - offset, _BLOCK)
+        start = offset % _BLOCK
+        yield block[start : start + length]
+        offset += length
+
+
+def pattern_bytes(size: int, seed: int = 0) -> bytes:
+    return b"".join(pattern_chunks(size, seed))
+
+
+@dataclass
+class Received:
+    """One request the server read in full."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    size: int
+    sha256: str
+    body: bytes | None
+    complete: bool = True  # False when the client went away before the body's end
+    status: int = 200
+
+
+@dataclass
+class Recorder:
+    requests: list[Received] = field(default_factory=list)
+    disconnects: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)
+
+    def on(self, path: str) -> list[Received]:
+        """The requests on *path* whose body arrived complete."""
+        return [item for item in self.requests if item.path == path and item.complete]
+
+    def clear(self) -> None:
+        self.requests.clear()
+        self.disconnects.clear()
+        self.completed.clear()
+        self.attempts.clear()
+
+
+class LoopbackApp:
+    def __init__(self) -> None:
+        self.recorder = Recorder()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        path: str = scope["path"]
+        query = parse_qs(scope["query_string"].decode())
+
+        def number(name: str, default: float) -> float:
+            return float(query[name][0]) if name in query else default
+
+        if path == "/bytes":
+            await self._bytes(
+                send,
+                int(number("size", 0)),
+                int(number("seed", 0)),
+                gzip=number("gzip", 0) == 1,
+                chunked=number("chunked", 0) == 1,
+            )
+        elif path == "/slow":
+            await self._slow(
+                scope, receive, send, int(number("chunks", 100)), number("delay", 0.05)
+            )
+        elif path.startswith("/status/"):
+            await _respond(send, int(path.removeprefix("/status/")), b"")
+        elif path.startswith("/upload"):
+            received = await self._read(scope, receive)
+            await _respond_json(send, 200, _summary(received))
+        elif path.startswith("/flaky/"):
+            received = await self._read(scope, receive)
+            attempt = self.recorder.attempts.get(path, 0) + 1
+            self.recorder.attempts[path] = attempt
+            status = 500 if attempt <= number("failures", 2) else 200
+            received.status = status
+            await _respond_json(send, status, {**_summary(received), "attempt": attempt})
+        elif path == "/redirect":
+            received = await self._read(scope, receive)
+            received.status = int(number("status", 307))
+            await _respond(
+                send,
+                received.status,
+                b"",
+                [(b"location", query.get("to", ["/upload"])[0].encode())],
+            )
+        else:
+            await _respond(send, 404, b"not found")
+
+    async def _read(self, scope: Scope, receive: Receive) -> Received:
+        digest = hashlib.sha256()
+        size = 0
+        kept: list[bytes] = []
+        complete = False
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            digest.update(chunk)
+            size += len(chunk)
+            if size <= KEEP_LIMIT:
+                kept.append(chunk)
+            if not message.get("more_body", False):
+                complete = True
+                break
+        received = Received(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope["query_string"].decode(),
+            headers={key.decode().lower(): value.decode() for key, value in scope["headers"]},
+            size=size,
+            sha256=digest.hexdigest(),
+            body=b"".join(kept) if size <= KEEP_LIMIT else None,
+            complete=complete,
+        )
+        self.recorder.requests.append(received)
+        return received
+
+    async def _bytes(self, send: Send, size: int, seed: int, *, gzip: bool, chunked: bool) -> None:
+        headers = [(b"content-type", b"application/octet-stream")]
+        if gzip:
+            body = gzip_module.compress(pattern_bytes(size, seed))
+            headers.append((b"content-encoding", b"gzip"))
+            chunks: Iterator[bytes] = iter([body])
+            length = len(body)
+        else:
+            chunks = pattern_chunks(size, seed)
+            length = size
+        if not chunked:
+            headers.append((b"content-length", str(length).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _slow(
+        self, scope: Scope, receive: Receive, send: Send, count: int, delay: float
+    ) -> None:
+        key = scope["query_string"].decode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream")],
+            }
+        )
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def watch_disconnect() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    self.recorder.disconnects.append(key)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch_disconnect)
+                for index in range(count):
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": bytes([index % 256]) * 1024,
+                            "more_body": True,
+                        }
+                    )
+                    await anyio.sleep(delay)
+                await send({"type": "http.response.body", "body": b""})
+                self.recorder.completed.append(key)
+                group.cancel_scope.cancel()
+        except OSError:
+            self.recorder.disconnects.append(key)
+
+
+def _summary(received: Received) -> dict[str, Any]:
+    return {
+        "size": received.size,
+        "sha256": received.sha256,
+        "content_type": received.headers.get("content-type"),
+    }
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    all_headers = [(b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _respond_json(send: Send, status: int, value: object) -> None:
+    await _respond(
+        send, status, json.dumps(value).encode(), [(b"content-type", b"application/json")]
+    )
+
+
+@dataclass
+class LoopbackServer:
+    url: str
+    app: LoopbackApp
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.app.recorder
+
+
+@contextlib.contextmanager
+def serve_in_thread() -> Iterator[LoopbackServer]:
+    """Run the app with hypercorn (asyncio worker) in a thread on a free loopback port."""
+    import asyncio
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    app = LoopbackApp()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = Config()
+    config.bind = [f"fd://{listener.fileno()}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.loglevel = "ERROR"
+    config.h11_max_incomplete_size = 1024 * 1024
+    started = threading.Event()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        started.set()
+        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    started.wait()
+    url = f"http://127.0.0.1:{port}"
+    _wait_until_listening(port)
+    try:
+        yield LoopbackServer(url, app)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
+        with contextlib.suppress(OSError):  # hypercorn closes the socket it was given
+            listener.close()
+
+
+def _wait_until_listening(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"loopback server did not start on port {port}")

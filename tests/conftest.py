@@ -1,0 +1,58 @@
+"""Shared fixtures: both anyio backends for every async test, and the loopback server."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+from loopback import LoopbackServer, serve_in_thread  # noqa: E402
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(("asyncio", {}), id="asyncio"),
+        pytest.param(("trio", {}), id="trio"),
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    # Every coroutine test runs on asyncio and on trio through anyio's plugin,
+    # which looks for this marker when it collects the function.
+    if collector.istestfunction(obj, name) and inspect.iscoroutinefunction(obj):  # type: ignore[attr-defined]
+        pytest.mark.anyio(obj)
+
+
+@pytest.fixture(scope="session")
+def loopback_server() -> Iterator[LoopbackServer]:
+    with serve_in_thread() as server:
+        yield server
+
+
+@pytest.fixture
+def server(loopback_server: LoopbackServer) -> LoopbackServer:
+    loopback_server.recorder.clear()
+    return loopback_server
+
+
+def require_tool(name: str, package: str) -> str:
+    """Path of a command-line tool; skip (locally) or fail (CI=true) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name!r} is not installed: install the Debian package {package!r}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -1,0 +1,156 @@
+"""as_byte_source, stream_file and the one-shot sources (no HTTP here)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from httpx_streaming import (
+    LengthMismatchError,
+    ResourceStream,
+    SourceConsumedError,
+    as_byte_source,
+    stream_file,
+)
+from httpx_streaming._sources import source_length
+
+
+async def collect(source: object) -> bytes:
+    return b"".join([bytes(chunk) async for chunk in source])  # type: ignore[attr-defined]
+
+
+async def two_chunks() -> AsyncIterator[bytes]:
+    yield b"ab"
+    yield b"cd"
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data.bin"
+    path.write_bytes(os.urandom(200_000))
+    return path
+
+
+async def test_stream_file_is_reusable_sized_and_chunked(data_file: Path) -> None:
+    resource = stream_file(data_file, chunk_size=65536)
+    assert resource.content_length == 200_000
+    assert source_length(resource) == 200_000
+    chunks = [chunk async for chunk in resource]
+    assert [len(chunk) for chunk in chunks] == [65536, 65536, 65536, 3392]
+    assert b"".join(chunks) == data_file.read_bytes()
+    assert await collect(resource) == data_file.read_bytes()
+
+
+def test_stream_file_fails_early_on_bad_paths(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        stream_file(tmp_path / "missing")
+    with pytest.raises(IsADirectoryError, match="is not a regular file"):
+        stream_file(tmp_path)
+    with pytest.raises(ValueError, match=r"chunk_size must be a positive int, got 0 \(type int\)"):
+        stream_file(tmp_path, chunk_size=0)
+
+
+async def test_stream_file_refuses_a_file_that_changed_size(data_file: Path) -> None:
+    resource = stream_file(data_file)
+    with data_file.open("ab") as file:
+        file.write(b"more")
+    with pytest.raises(LengthMismatchError, match="declared 200000 bytes but yielded 200004"):
+        await collect(resource)
+
+
+async def test_plain_async_generators_are_one_shot() -> None:
+    source = as_byte_source(two_chunks())
+    assert source.reusable is False
+    assert await collect(source) == b"abcd"
+    with pytest.raises(SourceConsumedError, match="one-shot stream that was already consumed"):
+        source.__aiter__()
+    assert issubclass(SourceConsumedError, httpx.StreamConsumed)
+
+
+async def test_bytes_and_paths_become_reusable_sized_sources(data_file: Path) -> None:
+    for value in (b"xyz", bytearray(b"xyz"), memoryview(b"xyz")):
+        source = as_byte_source(value)
+        assert source.reusable and source.content_length == 3
+        assert await collect(source) == b"xyz"
+        assert await collect(source) == b"xyz"
+    empty = as_byte_source(b"")
+    assert await collect(empty) == b""
+    path_source = as_byte_source(data_file)
+    assert path_source == stream_file(data_file)
+    assert source_length(path_source) == 200_000
+
+
+async def test_resources_pass_through_unchanged() -> None:
+    resource = ResourceStream(two_chunks)
+    assert as_byte_source(resource) is resource
+
+
+async def test_anyio_async_files_are_read_with_read(data_file: Path) -> None:
+    async with await anyio.open_file(data_file, "rb") as file:
+        source = as_byte_source(file)
+        assert source.reusable is False
+        assert await collect(source) == data_file.read_bytes()
+
+
+async def test_trio_async_files(data_file: Path, anyio_backend_name: str) -> None:
+    if anyio_backend_name != "trio":
+        pytest.skip("trio's file objects need the trio event loop")
+    import trio
+
+    async with await trio.open_file(data_file, "rb") as file:
+        assert await collect(as_byte_source(file)) == data_file.read_bytes()
+
+
+async def test_aiofiles_async_files(data_file: Path, anyio_backend_name: str) -> None:
+    if anyio_backend_name != "asyncio":
+        pytest.skip("aiofiles runs on asyncio only")
+    import aiofiles
+
+    async with aiofiles.open(data_file, "rb") as file:
+        assert await collect(as_byte_source(file)) == data_file.read_bytes()
+
+
+async def test_sync_files_are_reusable_from_their_position(data_file: Path) -> None:
+    with data_file.open("rb") as file:
+        file.seek(100)
+        source = as_byte_source(file)
+        assert source.reusable and source.content_length == 199_900
+        assert await collect(source) == data_file.read_bytes()[100:]
+        assert await collect(source) == data_file.read_bytes()[100:]
+    memory = as_byte_source(io.BytesIO(b"in memory"))
+    assert await collect(memory) == b"in memory"
+    assert await collect(memory) == b"in memory"
+
+
+async def test_unseekable_sync_files_are_one_shot() -> None:
+    read_end, write_end = os.pipe()
+    with open(write_end, "wb") as writer:
+        writer.write(b"piped")
+    with open(read_end, "rb", buffering=0) as reader:
+        source = as_byte_source(reader)
+        assert source.reusable is False and source.content_length is None
+        assert await collect(source) == b"piped"
+        with pytest.raises(SourceConsumedError):
+            source.__aiter__()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("text", r"got 'text' \(type str\); encode text to bytes first"),
+        (42, r"got 42 \(type int\)"),
+        (None, r"got None \(type NoneType\)"),
+        ([b"a", b"b"], r"got \[b'a', b'b'\] \(type list\)"),
+        (two_chunks, r"the async generator function .* call it"),
+        (io.StringIO("text"), r"binary file, got the text file"),
+    ],
+)
+def test_what_is_not_a_byte_source_is_rejected_when_given(value: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        as_byte_source(value)
