@@ -43,7 +43,12 @@ async def check_chained_retry(server: LoopbackServer) -> None:
     assert {attempt.size for attempt in server.recorder.on("/flaky/chained")} == {1_000_000}
 
 
+async def check_testing_with_respx(server: LoopbackServer) -> None:
+    await load("testing_with_respx").test_upload_is_retried_with_the_full_body()
+
+
 CHECKS = {
+    "testing_with_respx": check_testing_with_respx,
     "chain_get_into_post": check_chain_get_into_post,
     "retry_loop": check_retry_loop,
     "chained_retry": check_chained_retry,
