@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := src tests benchmarks examples
+CODE := $(wildcard src tests benchmarks examples)
 
 .PHONY: test lint typecheck unit docs demo bench clean
 
