@@ -219,3 +219,15 @@ async def test_upload_of_a_chained_body_cancelled_midway_closes_the_upstream(
         with anyio.move_on_after(0.2):
             await client.post("/upload/cancelled", content=body)
         await wait_for(lambda: server.recorder.disconnects == ["chunks=1000&delay=0.01"])
+
+
+async def test_a_failing_upstream_is_named_in_the_error(server: LoopbackServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        body = stream_response(client, "GET", "http://127.0.0.1:9/unreachable")
+        with pytest.raises(httpx.ConnectError) as raised:
+            await client.post("/upload/never", content=body)
+    notes = getattr(raised.value, "__notes__", None)
+    if notes is not None:  # Python >= 3.11
+        assert notes == [
+            "raised while streaming the response of GET http://127.0.0.1:9/unreachable"
+        ]

@@ -154,3 +154,24 @@ async def test_unseekable_sync_files_are_one_shot() -> None:
 def test_what_is_not_a_byte_source_is_rejected_when_given(value: object, message: str) -> None:
     with pytest.raises(TypeError, match=message):
         as_byte_source(value)
+
+
+class Countdown:
+    """A user's own reusable byte source: an async iterable that declares itself reusable."""
+
+    reusable = True
+    content_length = 6
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        for index in (3, 2, 1):
+            yield b"%d," % index
+
+
+async def test_reusable_sources_of_other_types_stay_reusable_and_sized() -> None:
+    source = as_byte_source(Countdown())
+    assert source.reusable and source_length(source) == 6
+    assert await collect(source) == b"3,2,1,"
+    assert await collect(source) == b"3,2,1,"

@@ -176,6 +176,10 @@ class SyncFileSource:
         return f"<SyncFileSource {self._file!r}>"
 
 
+def _fresh_iterator(source: AsyncIterable[Any]) -> AsyncIterator[Any]:
+    return source.__aiter__()
+
+
 def _is_async_file(value: object) -> bool:
     """anyio, trio and aiofiles file objects: ``await f.read(n)``."""
     read = getattr(value, "read", None)
@@ -193,13 +197,20 @@ def as_byte_source(
     """Turn any accepted value into a byte source, or raise TypeError now.
 
     Accepted: bytes-like values, ``pathlib.Path`` (read afresh on every pass),
-    [ResourceStream][httpx_streaming.ResourceStream] and other byte sources
-    that declare ``reusable``, async file objects (anyio, trio, aiofiles: read
+    [ResourceStream][httpx_streaming.ResourceStream] and other async iterables
+    whose ``reusable`` attribute is ``True`` (their ``content_length`` is kept),
+    async file objects (anyio, trio, aiofiles: read
     with ``await f.read(n)``), async iterables of bytes (one-shot) and binary
     sync file objects.
     """
     if isinstance(value, ResourceStream | BytesSource | OneShotSource | SyncFileSource):
         return value
+    if isinstance(value, AsyncIterable) and getattr(value, "reusable", False) is True:
+        # Another reusable byte source (a FormData, a zip resource, your own class):
+        # every pass asks it for a fresh iterator.
+        resource = ResourceStream(_fresh_iterator, value)
+        resource.content_length = source_length(value)
+        return resource
     if isinstance(value, bytes | bytearray | memoryview):
         return BytesSource(value)
     if isinstance(value, pathlib.PurePath):
@@ -316,8 +327,13 @@ class _ResponseBody:
             if self._chunks is None:  # closed
                 raise StopAsyncIteration
             return await self._chunks.__anext__()
-        except BaseException:
+        except BaseException as exc:
             await self.aclose()
+            if isinstance(exc, httpx.RequestError) and hasattr(exc, "add_note"):
+                # httpx re-stamps `exc.request` with the upload's request when this
+                # error crosses it; say which request really failed.
+                _client, method, url, *_rest = self._request
+                exc.add_note(f"raised while streaming the response of {method} {url}")
             raise
 
     async def _open(self) -> None:
