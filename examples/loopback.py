@@ -11,6 +11,8 @@ Endpoints (all record what they received in ``Recorder``):
 * ``POST /flaky/KEY?failures=N`` — reads the body, answers 500 for the first N
   attempts on KEY, then 200 like ``/upload``.
 * ``POST /redirect?to=PATH&status=307`` — reads the body, then redirects.
+* ``GET /files/NAME?size=N`` — N bytes (default ``FILE_SIZE``) of
+  ``pattern_bytes(N, file_seed(NAME))`` with a Content-Length: a named download.
 
 Bodies up to ``KEEP_LIMIT`` bytes are kept so tests can parse them with real
 parsers; larger ones keep only size and hash.
@@ -26,6 +28,7 @@ import random
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +62,14 @@ def pattern_chunks(size: int, seed: int = 0, chunk_size: int = _BLOCK) -> Iterat
 
 def pattern_bytes(size: int, seed: int = 0) -> bytes:
     return b"".join(pattern_chunks(size, seed))
+
+
+FILE_SIZE = 10_000
+
+
+def file_seed(name: str) -> int:
+    """The seed ``/files/NAME`` serves ``pattern_bytes`` with."""
+    return zlib.crc32(name.encode())
 
 
 @dataclass
@@ -145,6 +156,15 @@ class LoopbackApp:
                 received.status,
                 b"",
                 [(b"location", query.get("to", ["/upload"])[0].encode())],
+            )
+        elif path.startswith("/files/") and len(path) > len("/files/"):
+            # Named downloads for the command line's docs examples.
+            await self._bytes(
+                send,
+                int(number("size", FILE_SIZE)),
+                file_seed(path.removeprefix("/files/")),
+                gzip=False,
+                chunked=False,
             )
         else:
             await _respond(send, 404, b"not found")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import io
 import os
 from collections.abc import AsyncIterator
@@ -79,6 +80,9 @@ async def test_bytes_and_paths_become_reusable_sized_sources(data_file: Path) ->
         assert source.reusable and source.content_length == 3
         assert await collect(source) == b"xyz"
         assert await collect(source) == b"xyz"
+    wide = as_byte_source(memoryview(array.array("i", [1, 2, 3])))
+    assert wide.content_length == 3 * array.array("i").itemsize
+    assert await collect(wide) == array.array("i", [1, 2, 3]).tobytes()
     empty = as_byte_source(b"")
     assert await collect(empty) == b""
     path_source = as_byte_source(data_file)
@@ -135,7 +139,9 @@ async def test_unseekable_sync_files_are_one_shot() -> None:
     with open(read_end, "rb", buffering=0) as reader:
         source = as_byte_source(reader)
         assert source.reusable is False and source.content_length is None
+        assert source.consumed is False
         assert await collect(source) == b"piped"
+        assert source.consumed is True
         with pytest.raises(SourceConsumedError):
             source.__aiter__()
 

@@ -5,6 +5,7 @@ streaming multipart/form-data and streaming ZIP archives, all usable as
 httpx's ``content=``.
 """
 
+from ._form import FormData
 from ._resource import (
     ByteStream,
     LengthMismatchError,
@@ -18,21 +19,34 @@ from ._sources import (
     stream_file,
     stream_response,
 )
+from ._zip import (
+    COMPRESSION_METHOD_DEFLATE,
+    COMPRESSION_METHOD_NONE,
+    ZipStreamFile,
+    ZipStreamResource,
+    create_zip_stream_resource,
+    stream_zip,
+)
+from ._zip_names import name_deduplicator_default
 
 __all__ = [
+    "COMPRESSION_METHOD_DEFLATE",
+    "COMPRESSION_METHOD_NONE",
     "ByteSource",
     "ByteStream",
+    "FormData",
     "LengthMismatchError",
     "ResourceStream",
     "ResourceStreamFunction",
     "SourceConsumedError",
+    "ZipStreamFile",
+    "ZipStreamResource",
     "as_byte_source",
+    "create_zip_stream_resource",
+    "name_deduplicator_default",
     "stream_file",
     "stream_response",
+    "stream_zip",
 ]
 
 __version__ = "0.1.0"
-
-# --- form-data (issue 3): imports and __all__ additions below this line ---
-
-# --- zip (issue 4): imports and __all__ additions below this line ---

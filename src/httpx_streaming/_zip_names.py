@@ -1,0 +1,240 @@
+"""Zip member names: validation and deduplication (sans-IO, synchronous).
+
+A name deduplicator follows the generator *send protocol*: it is primed with
+``next()``, then every ``send(name)`` returns the name to use for that member.
+[name_deduplicator_default][httpx_streaming.name_deduplicator_default] builds
+the default one, which renames repeats as ``path (index).extension``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator, Iterable
+from typing import Any
+
+from ._resource import describe
+
+NameDeduplicator = Generator[str, str, Any]
+
+MAX_NAME_BYTES = 0xFFFF
+
+# `path (index).extension`: the index is optional, the extension starts at the
+# first dot of the last path segment that is not its first character, so
+# `a.tar.gz` repeats as `a (1).tar.gz` and `.bashrc` as `.bashrc (1)`.
+DEFAULT_NAME_REGEX = re.compile(r"((?:.*/)?[^/]+?)(?: \((\d+)\))?(?:\.([^/]*))?")
+
+_DRIVE = re.compile(r"[A-Za-z]:")
+
+
+def default_name_reconstructor(path: str, index: int, extension: str | None) -> str:
+    """Build ``path (index).extension`` (``path.extension`` for index 0)."""
+    parts = [path]
+    if index:
+        parts.append(f" ({index})")
+    if extension is not None:
+        parts.append(".")
+        parts.append(extension)
+    return "".join(parts)
+
+
+# C0 controls and DEL: a newline or escape in a name fools listings and terminals.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def validate_name(name: object) -> str:
+    """Return *name* if it is a safe zip member name, else raise.
+
+    Raises:
+        TypeError: The name is not a ``str``.
+        ValueError: The name is empty, longer than 65,535 bytes in UTF-8,
+            absolute (``/x``, ``C:x``), contains a ``..``, ``.`` or empty
+            segment, a backslash or a control character (NUL, newline, ...),
+            or cannot be encoded in UTF-8.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a zip member name must be a str, got {describe(name)}")
+    if not name:
+        raise ValueError("a zip member name must not be empty")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"zip member name {describe(name)} is not valid UTF-8: {exc}") from None
+    if size > MAX_NAME_BYTES:
+        raise ValueError(
+            f"zip member name {describe(name)} is {size} bytes in UTF-8; "
+            f"a zip holds at most {MAX_NAME_BYTES}"
+        )
+    if "\\" in name:
+        raise ValueError(
+            f"zip member name {describe(name)} contains a backslash; use '/' to separate folders"
+        )
+    control = _CONTROL.search(name)
+    if control is not None:
+        character = (
+            "a NUL" if control.group() == "\x00" else f"the control character {control.group()!r}"
+        )
+        raise ValueError(f"zip member name {describe(name)} contains {character}")
+    if name.startswith("/") or _DRIVE.match(name):
+        raise ValueError(f"zip member name {describe(name)} is absolute; names must be relative")
+    segments = name.split("/")
+    if ".." in segments:
+        raise ValueError(
+            f"zip member name {describe(name)} contains a '..' segment, which would "
+            "extract outside the target folder"
+        )
+    if name.endswith("/"):
+        segments.pop()  # the mark of a directory
+    if "" in segments or "." in segments:
+        raise ValueError(
+            f"zip member name {describe(name)} contains an empty or '.' segment; "
+            "extractors would write it to another path than the name says"
+        )
+    return name
+
+
+def name_deduplicator_default(
+    regex_pattern: re.Pattern[str] = DEFAULT_NAME_REGEX,
+    name_reconstructor: Callable[[str, int, str | None], str] = default_name_reconstructor,
+) -> NameDeduplicator:
+    """The default name deduplicator, optionally with another naming scheme.
+
+    The first member with a name keeps it; a repeat is split with
+    ``regex_pattern.fullmatch`` into ``(path, index, extension)`` (index and
+    extension may be ``None``; a pattern with two groups gives
+    ``(path, extension)``) and renamed to
+    ``name_reconstructor(path, index, extension)`` with the smallest index above
+    the one it carries that gives a name not used yet. Outputs never collide,
+    also with adversarial inputs such as ``a (1).txt, a.txt, a.txt``.
+
+    Names compare case-sensitively, as zip names do. A trailing ``/``
+    (a directory) is taken off before matching and put back after.
+
+    Args:
+        regex_pattern: Compiled pattern whose ``fullmatch`` splits a name into
+            ``(path, index, extension)``; the default matches
+            ``path (index).extension``.
+        name_reconstructor: ``(path, index, extension) -> name``; it must give
+            a different name for every index.
+
+    Returns:
+        A primed-on-first-``next()`` generator: ``send(name)`` returns the name
+        to use.
+    """
+    if not isinstance(regex_pattern, re.Pattern):
+        raise TypeError(
+            f"regex_pattern must be a compiled re.Pattern, got {describe(regex_pattern)}"
+        )
+    if not callable(name_reconstructor):
+        raise TypeError(f"name_reconstructor must be callable, got {describe(name_reconstructor)}")
+    return _deduplicate(regex_pattern, name_reconstructor)
+
+
+def _deduplicate(
+    pattern: re.Pattern[str], reconstructor: Callable[[str, int, str | None], str]
+) -> NameDeduplicator:
+    used: set[str] = set()
+    # Next index to try per (path, extension, directory): keeps many repeats of
+    # one name linear instead of quadratic.
+    next_index: dict[tuple[str, str | None, bool], int] = {}
+    name = yield ""
+    while True:
+        if name not in used:
+            result = name
+        else:
+            result = _renamed(name, pattern, reconstructor, used, next_index)
+        used.add(result)
+        name = yield result
+
+
+def _renamed(
+    name: str,
+    pattern: re.Pattern[str],
+    reconstructor: Callable[[str, int, str | None], str],
+    used: set[str],
+    next_index: dict[tuple[str, str | None, bool], int],
+) -> str:
+    directory = name.endswith("/") and len(name) > 1
+    stem = name[:-1] if directory else name
+    path, index, extension = _split(stem, pattern)
+    key = (path, extension, directory)
+    candidate_index = max(index + 1, next_index.get(key, 1))
+    # An injective reconstructor finds a free name within len(used) + 1 tries.
+    for _ in range(len(used) + 2):
+        candidate = reconstructor(path, candidate_index, extension)
+        if not isinstance(candidate, str):
+            raise TypeError(f"name_reconstructor returned {describe(candidate)}; expected a str")
+        if directory:
+            candidate += "/"
+        if candidate not in used:
+            next_index[key] = candidate_index + 1
+            return candidate
+        candidate_index += 1
+    raise ValueError(
+        f"name_reconstructor produced only names already in use for {name!r}; "
+        "it must give a different name for every index"
+    )
+
+
+def _split(name: str, pattern: re.Pattern[str]) -> tuple[str, int, str | None]:
+    match = pattern.fullmatch(name)
+    if match is None:
+        return name, 0, None
+    groups = match.groups()
+    if len(groups) >= 3:
+        path, index, extension = groups[0], groups[1], groups[2]
+    elif len(groups) == 2:
+        path, index, extension = groups[0], None, groups[1]
+    else:
+        path, index, extension = (groups[0] if groups else name), None, None
+    return path or "", int(index) if index else 0, extension
+
+
+def check_deduplicator(value: object) -> None:
+    """Raise TypeError unless *value* is ``None``, a send-protocol generator or a factory."""
+    if value is None or is_generator_like(value) or callable(value):
+        return
+    raise TypeError(
+        "name_deduplicator must be None, a generator following the send protocol "
+        f"(primed with next(), then send(name)) or a function returning one; got {describe(value)}"
+    )
+
+
+def is_generator_like(value: object) -> bool:
+    return callable(getattr(value, "send", None)) and callable(getattr(value, "__next__", None))
+
+
+def start_deduplicator(value: object) -> NameDeduplicator | None:
+    """Prime a deduplicator given as a generator or as a function returning one."""
+    if value is None:
+        return None
+    generator: Any = value if is_generator_like(value) else value()  # type: ignore[operator]
+    if not is_generator_like(generator):
+        raise TypeError(
+            f"name_deduplicator function returned {describe(generator)}; expected a generator"
+        )
+    next(generator)
+    return generator  # type: ignore[no-any-return]
+
+
+def deduplicated(deduplicator: NameDeduplicator | None, name: str) -> str:
+    """Ask *deduplicator* for the name to use, and validate what it answers."""
+    if deduplicator is None:
+        return name
+    try:
+        result = deduplicator.send(name)
+    except StopIteration:
+        raise ValueError(
+            f"name_deduplicator stopped before naming {name!r}; it must keep answering"
+        ) from None
+    if result is name:  # the usual answer; *name* was checked when its member was made
+        return name
+    try:
+        return validate_name(result)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"name_deduplicator answered for {name!r}: {exc}") from None
+
+
+def deduplicate_all(value: object, names: Iterable[str]) -> list[str]:
+    """The final names for *names*, using a fresh start of *value*."""
+    deduplicator = start_deduplicator(value)
+    return [deduplicated(deduplicator, name) for name in names]

@@ -1,0 +1,893 @@
+"""The ``httpx-streaming`` command line: zip and form jobs against the loopback server,
+every expected failure as one line with its exit code, the progress bar, and ``make demo``.
+
+Archives are checked with the standard library's zipfile and forms with python-multipart
+and the email parser: real readers, never our own.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from loopback import LoopbackServer, pattern_bytes
+from multipart_parsers import parse_email, parse_python_multipart
+
+from httpx_streaming import ResourceStreamFunction, stream_response
+from httpx_streaming.__main__ import main
+from httpx_streaming._cli import (
+    EXIT_LOCAL,
+    EXIT_TRANSFER,
+    EXIT_USAGE,
+    FieldSpec,
+    parse_field,
+    split_source,
+)
+from httpx_streaming._progress import (
+    CountingSource,
+    ProgressBar,
+    format_bytes,
+    format_duration,
+    render_line,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "httpx-streaming: error: "
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(err: str, *fragments: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(PREFIX), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def run_module(
+    *argv: str, subcommand: str | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[bytes]:
+    """A real ``python -m httpx_streaming`` process."""
+    command = [subcommand] if subcommand else []
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "httpx_streaming", *command, *argv],
+        stderr=subprocess.PIPE,
+        timeout=120,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """data/a.txt, data/empty/, data/sub/b.bin, c.txt."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "empty").mkdir()
+    (data / "a.txt").write_bytes(b"hello\n")
+    (data / "sub" / "b.bin").write_bytes(pattern_bytes(200_000, 5))
+    (tmp_path / "c.txt").write_bytes(b"c" * 1000)
+    return tmp_path
+
+
+def listing(archive: zipfile.ZipFile) -> dict[str, bytes]:
+    assert archive.testzip() is None
+    return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# --- zip ---------------------------------------------------------------------------------
+
+
+def test_zip_tree_to_file(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tree / "out.zip"
+    code, stdout, err = run(capsys, "zip", str(tree / "data"), str(tree / "c.txt"), "-o", str(out))
+    assert (code, stdout, err) == (0, "", "")
+    with zipfile.ZipFile(out) as archive:
+        members = listing(archive)
+        assert list(members) == ["data/a.txt", "data/empty/", "data/sub/b.bin", "c.txt"]
+        assert archive.getinfo("data/empty/").is_dir()
+        assert archive.getinfo("data/a.txt").compress_type == zipfile.ZIP_STORED
+    assert members["data/a.txt"] == b"hello\n"
+    assert members["data/sub/b.bin"] == pattern_bytes(200_000, 5)
+    assert members["c.txt"] == b"c" * 1000
+
+
+def test_zip_names_deflate_and_trio(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tree / "out.zip"
+    code, _, err = run(
+        capsys,
+        "zip",
+        f"archive={tree / 'data'}",
+        f"docs/renamed.txt={tree / 'c.txt'}",
+        "--deflate",
+        "--backend",
+        "trio",
+        "-o",
+        str(out),
+    )
+    assert (code, err) == (0, "")
+    with zipfile.ZipFile(out) as archive:
+        members = listing(archive)
+        assert set(members) == {
+            "archive/a.txt",
+            "archive/empty/",
+            "archive/sub/b.bin",
+            "docs/renamed.txt",
+        }
+        assert archive.getinfo("docs/renamed.txt").compress_type == zipfile.ZIP_DEFLATED
+        assert archive.getinfo("docs/renamed.txt").compress_size < 100
+    assert members["archive/sub/b.bin"] == pattern_bytes(200_000, 5)
+
+
+def test_zip_leaves_out_the_archive_it_writes(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tree / "data" / "self.zip"
+    assert run(capsys, "zip", str(tree / "data"), "-o", str(out))[0] == 0
+    with zipfile.ZipFile(out) as archive:
+        assert "data/self.zip" not in archive.namelist()
+
+
+def test_zip_of_urls_posted(server: LoopbackServer, capsys: pytest.CaptureFixture[str]) -> None:
+    first = f"{server.url}/bytes?size=300000&seed=1"
+    second = f"{server.url}/bytes?size=5000&seed=2"
+    code, out, err = run(
+        capsys,
+        "zip",
+        first,
+        second,
+        f"named.bin={server.url}/bytes?size=10&seed=3",
+        "--post",
+        f"{server.url}/upload/zip",
+    )
+    assert (code, err) == (0, "")
+    assert out.startswith("200 OK\n") and '"size"' in out
+    [received] = server.recorder.on("/upload/zip")
+    assert received.headers["content-type"] == "application/zip"
+    assert received.body is not None
+    with zipfile.ZipFile(io.BytesIO(received.body)) as archive:
+        members = listing(archive)
+    # Both URLs end in /bytes: the archive's name deduplication tells them apart.
+    assert members == {
+        "bytes": pattern_bytes(300_000, 1),
+        "bytes (1)": pattern_bytes(5000, 2),
+        "named.bin": pattern_bytes(10, 3),
+    }
+
+
+def test_zip_retries_resend_the_whole_archive(
+    server: LoopbackServer, tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys,
+        "zip",
+        str(tree / "data"),
+        f"{server.url}/bytes?size=100000&seed=7",
+        "--post",
+        f"{server.url}/flaky/cli-zip?failures=2",
+        "--retries",
+        "2",
+        "--retry-delay",
+        "0",
+    )
+    assert (code, err) == (0, "")
+    assert out.startswith("200 OK")
+    attempts = server.recorder.on("/flaky/cli-zip")
+    assert [attempt.status for attempt in attempts] == [500, 500, 200]
+    assert len({(attempt.size, attempt.sha256) for attempt in attempts}) == 1
+    assert attempts[0].body is not None
+    with zipfile.ZipFile(io.BytesIO(attempts[0].body)) as archive:
+        members = listing(archive)
+    assert members["bytes"] == pattern_bytes(100_000, 7)
+    assert members["data/sub/b.bin"] == pattern_bytes(200_000, 5)
+
+
+def test_zip_retries_exhausted(
+    server: LoopbackServer, tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.url}/flaky/cli-zip-down?failures=5"
+    code, out, err = run(
+        capsys, "zip", str(tree / "c.txt"), "--post", url, "--retries", "1", "--retry-delay", "0"
+    )
+    assert (code, out) == (EXIT_TRANSFER, "")
+    assert_one_error_line(err, f"POST {url} answered 500 Internal Server Error", "2 attempts")
+    assert len(server.recorder.on("/flaky/cli-zip-down")) == 2
+
+
+def test_zip_verbose_reports_retries(
+    server: LoopbackServer, tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"{server.url}/flaky/cli-verbose?failures=1"
+    code, _, err = run(
+        capsys, "zip", str(tree / "c.txt"), "--post", url, "--retries", "3", "--retry-delay", "0",
+        "-v",
+    )  # fmt: skip
+    assert code == 0
+    assert err == (
+        f"httpx-streaming: POST {url} answered 500 Internal Server Error; "
+        "retrying in 0 s (attempt 2 of 4)\n"
+    )
+
+
+def test_zip_to_stdout_in_a_subprocess(server: LoopbackServer, tree: Path, tmp_path: Path) -> None:
+    result = run_module(
+        "zip", str(tree / "data" / "a.txt"), f"{server.url}/bytes?size=70000&seed=9"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""  # not a terminal: no progress bar
+    with zipfile.ZipFile(io.BytesIO(result.stdout)) as archive:
+        assert listing(archive) == {"a.txt": b"hello\n", "bytes": pattern_bytes(70_000, 9)}
+
+
+def test_zip_retry_rewinds_redirected_stdout(server: LoopbackServer, tmp_path: Path) -> None:
+    # The second member's source fails once after the first member was written:
+    # standard output redirected to a file is rewound and the archive rewritten.
+    out = tmp_path / "stdout.zip"
+    with out.open("wb") as stdout:
+        result = run_module(
+            f"{server.url}/bytes?size=100000&seed=1",
+            f"{server.url}/flaky/cli-source?failures=1",
+            "--retries",
+            "1",
+            "--retry-delay",
+            "0",
+            stdout=stdout,
+            subcommand="zip",
+        )
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as archive:
+        members = listing(archive)
+    assert members["bytes"] == pattern_bytes(100_000, 1)
+    assert b'"attempt": 2' in members["cli-source"]
+
+
+def test_zip_no_retry_once_a_pipe_was_written(server: LoopbackServer) -> None:
+    url = f"{server.url}/flaky/cli-pipe?failures=1"
+    result = run_module(
+        f"{server.url}/bytes?size=100000&seed=1",
+        url,
+        "--retries",
+        "3",
+        "--retry-delay",
+        "0",
+        subcommand="zip",
+    )
+    assert result.returncode == EXIT_TRANSFER
+    assert_one_error_line(result.stderr.decode(), f"GET {url} answered 500")
+    assert server.recorder.attempts["/flaky/cli-pipe"] == 1
+
+
+# --- form --------------------------------------------------------------------------------
+
+
+def test_form_upload(
+    server: LoopbackServer, tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys,
+        "form",
+        f"{server.url}/upload/form",
+        "-F",
+        "title=holiday photos",
+        "-F",
+        f"photo=@{tree / 'data' / 'sub' / 'b.bin'}",
+        "-F",
+        f"notes=@{tree / 'data' / 'a.txt'};filename=readme.txt",
+        "-F",
+        f"log=@{server.url}/bytes?size=123456&seed=4;type=text/plain",
+        "--form-string",
+        "raw=@not-a-file",
+        "-F",
+        f"text=<{tree / 'data' / 'a.txt'}",
+    )
+    assert (code, err) == (0, "")
+    assert out.startswith("200 OK\n")
+    [received] = server.recorder.on("/upload/form")
+    assert received.body is not None
+    content_type = received.headers["content-type"]
+    for parse in (parse_python_multipart, parse_email):
+        parts = parse(received.body, content_type)
+        assert [(p.name, p.filename, p.content_type) for p in parts] == [
+            ("title", None, None),
+            ("photo", "b.bin", "application/octet-stream"),
+            ("notes", "readme.txt", "text/plain"),
+            ("log", "bytes", "text/plain"),
+            ("raw", None, None),
+            ("text", None, None),
+        ]
+        assert [p.data for p in parts] == [
+            b"holiday photos",
+            pattern_bytes(200_000, 5),
+            b"hello\n",
+            pattern_bytes(123_456, 4),
+            b"@not-a-file",
+            b"hello\n",
+        ]
+
+
+def test_form_of_text_fields_is_still_multipart(
+    server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run(capsys, "form", f"{server.url}/upload/text", "-F", "a=1", "-F", "b=two")
+    assert code == 0
+    [received] = server.recorder.on("/upload/text")
+    assert received.body is not None
+    parts = parse_python_multipart(received.body, received.headers["content-type"])
+    assert [(p.name, p.data) for p in parts] == [("a", b"1"), ("b", b"two")]
+
+
+def test_form_retries_in_a_subprocess(server: LoopbackServer, tree: Path) -> None:
+    result = run_module(
+        "form",
+        f"{server.url}/flaky/cli-form?failures=2",
+        "-F",
+        f"file=@{tree / 'c.txt'}",
+        "-F",
+        f"remote=@{server.url}/bytes?size=50000&seed=8",
+        "--retries",
+        "3",
+        "--retry-delay",
+        "0",
+        "--backend",
+        "trio",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+    assert result.stdout.startswith(b"200 OK\n")
+    attempts = server.recorder.on("/flaky/cli-form")
+    assert [attempt.status for attempt in attempts] == [500, 500, 200]
+    for attempt in attempts:  # every attempt carried the full body
+        assert attempt.body is not None
+        parts = parse_python_multipart(attempt.body, attempt.headers["content-type"])
+        assert [p.data for p in parts] == [b"c" * 1000, pattern_bytes(50_000, 8)]
+
+
+def test_parse_field() -> None:
+    assert parse_field("a=b=c") == FieldSpec("a", "text", "b=c")
+    assert parse_field("a=") == FieldSpec("a", "text", "")
+    assert parse_field("f=@x;y.txt") == FieldSpec("f", "file", "x;y.txt")
+    assert parse_field("f=@x.bin;filename=y.bin;type=a/b") == FieldSpec(
+        "f", "file", "x.bin", "a/b", "y.bin"
+    )
+    assert parse_field("u=@https://h/p?q=1") == FieldSpec("u", "url", "https://h/p?q=1")
+    assert parse_field("s=@x", literal=True) == FieldSpec("s", "text", "@x")
+    assert parse_field("t=<notes.txt") == FieldSpec("t", "text-file", "notes.txt")
+    assert parse_field("t=<") == FieldSpec("t", "text", "<")
+    assert parse_field("t=<b>", literal=True) == FieldSpec("t", "text", "<b>")
+
+
+def test_dot_is_named_after_the_directory(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tree / "data" / "sub")
+    assert run(capsys, "zip", ".", "..", "-o", str(tree / "dots.zip"))[0] == 0
+    with zipfile.ZipFile(tree / "dots.zip") as archive:
+        assert archive.namelist() == [
+            "sub/b.bin",
+            "data/a.txt",
+            "data/empty/",
+            "data/sub/b.bin",
+        ]
+
+
+def test_split_source(tmp_path: Path) -> None:
+    odd = tmp_path / "a=b"
+    odd.write_bytes(b"")
+    assert split_source(str(odd)) == (None, str(odd))  # an existing path is taken whole
+    assert split_source("name=path") == ("name", "path")
+    assert split_source("http://h/x?a=b") == (None, "http://h/x?a=b")
+    assert split_source("n=http://h/x") == ("n", "http://h/x")
+
+
+# --- expected failures: one line, an exit code -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        ([], ["the following arguments are required: COMMAND"]),
+        (["zip"], ["the following arguments are required: SOURCE"]),
+        (["form", "http://h/"], ["no fields"]),
+        (["form", "http://h/", "-F", "novalue"], ["bad -F argument 'novalue'"]),
+        (["form", "http://h/", "-F", "=x"], ["bad -F argument '=x'"]),
+        (["form", "http://h/", "-F", "f=@"], ["bad -F argument 'f=@'", "nothing after '@'"]),
+        (["form", "http://h/", "-F", "f=@x;type="], ["empty ';type=' option"]),
+        (["form", "ftp://h/", "-F", "a=b"], ["URL must be an http:// or https:// URL"]),
+        (["zip", "x", "--retries", "-1"], ["argument --retries", "'-1'"]),
+        (["zip", "x", "--post", "not-a-url"], ["--post must be an http"]),
+        (["zip", "x", "-o", "a", "--post", "http://h/"], ["not allowed with argument"]),
+        (["zip", "x", "--backend", "curio"], ["invalid choice: 'curio'"]),
+        (["form", "http://h/", "-F", "a=b", "-H", "no-colon"], ["bad -H argument"]),
+        (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    ],
+)
+def test_usage_errors(
+    argv: list[str], fragments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert_one_error_line(err, *fragments)
+
+
+def test_bad_member_name(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "zip", f"../up.txt={tree / 'c.txt'}", "-o", str(tree / "o.zip"))
+    assert code == EXIT_USAGE
+    assert_one_error_line(err, "bad member name '../up.txt'")
+    assert not (tree / "o.zip").exists()
+
+
+def test_missing_trio(
+    monkeypatch: pytest.MonkeyPatch, tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "trio", None)  # `import trio` now fails
+    code, _, err = run(capsys, "zip", str(tree / "c.txt"), "-o", "x.zip", "--backend", "trio")
+    assert code == EXIT_USAGE
+    assert_one_error_line(err, "--backend trio needs the 'trio' package", "httpx-streaming[trio]")
+
+
+def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "zip", "--help")
+    assert code == 0 and "--deflate" in out and "NAME=SOURCE" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("httpx-streaming ")
+
+
+def test_missing_files(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(tree / "nope.txt")
+    code, _, err = run(capsys, "zip", missing, "-o", str(tree / "o.zip"))
+    assert code == EXIT_LOCAL
+    assert_one_error_line(err, f"no such file or directory: {missing!r}")
+    assert not (tree / "o.zip").exists()
+    code, _, err = run(capsys, "form", "http://127.0.0.1:9/", "-F", f"f=@{missing}")
+    assert code == EXIT_LOCAL
+    assert_one_error_line(err, f"no such file or directory: {missing!r}")
+    code, _, err = run(capsys, "form", "http://127.0.0.1:9/", "-F", f"f=@{tree / 'data'}")
+    assert code == EXIT_LOCAL
+    assert_one_error_line(err, "is a directory", "data")
+
+
+def test_text_file_field_must_be_utf8(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    binary = tree / "data" / "sub" / "b.bin"
+    code, _, err = run(capsys, "form", "http://127.0.0.1:9/", "-F", f"t=<{binary}")
+    assert code == EXIT_USAGE
+    assert_one_error_line(err, f"{str(binary)!r} is not UTF-8 text")
+
+
+@pytest.mark.parametrize("target", ["missing-dir/out.zip", "data"])
+def test_unwritable_output(tree: Path, target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "zip", str(tree / "c.txt"), "-o", str(tree / target))
+    assert code == EXIT_LOCAL
+    assert_one_error_line(err, f"cannot write {str(tree / target)!r}")
+
+
+@pytest.fixture
+def unreadable() -> Iterator[Path]:
+    """A world-traversable directory holding a file nobody may read."""
+    directory = Path(tempfile.mkdtemp(prefix="httpx-streaming-cli-"))
+    try:
+        directory.chmod(0o755)
+        secret = directory / "secret.txt"
+        secret.write_bytes(b"secret")
+        secret.chmod(0)
+        yield secret
+    finally:
+        secret.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        secret.unlink()
+        directory.rmdir()
+
+
+def unprivileged() -> list[str]:
+    """A command prefix dropping root's privileges: no file is unreadable for root."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): cannot test permissions")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.mark.parametrize("command", ["zip-file", "zip-dir", "form"])
+def test_permission_denied(unreadable: Path, command: str) -> None:
+    argv = {
+        "zip-file": ["zip", str(unreadable), "-o", "/dev/null"],
+        "zip-dir": ["zip", str(unreadable.parent), "-o", "/dev/null"],
+        "form": ["form", "http://127.0.0.1:9/", "-F", f"f=@{unreadable}"],
+    }[command]
+    result = subprocess.run(
+        [*unprivileged(), sys.executable, "-m", "httpx_streaming", *argv],
+        capture_output=True,
+        cwd=unreadable.parent,
+        timeout=120,
+    )
+    assert result.returncode == EXIT_LOCAL, result.stderr
+    assert_one_error_line(result.stderr.decode(), f"permission denied: {str(unreadable)!r}")
+
+
+@pytest.mark.parametrize("where", ["source", "post", "form-source", "form-post"])
+def test_unreachable_url(
+    where: str, server: LoopbackServer, tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/x"
+    output = str(tree / "o.zip")
+    argv = {
+        "source": ["zip", url, "-o", output],
+        "post": ["zip", str(tree / "c.txt"), "--post", url],
+        "form-source": ["form", f"{server.url}/upload/x", "-F", f"f=@{url}"],
+        "form-post": ["form", url, "-F", "a=b"],
+    }[where]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (EXIT_TRANSFER, "")
+    assert_one_error_line(err, f"cannot connect to {url}")
+    assert not Path(output).exists()  # no half-written archive is left behind
+
+
+def test_failure_keeps_a_device_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Failed archives are removed, but only regular files: never /dev/null.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        url = f"http://127.0.0.1:{closed_port()}/x"
+        code, _, err = run(capsys, "zip", url, "-o", str(fifo))
+    finally:
+        os.close(reader)
+    assert code == EXIT_TRANSFER
+    assert_one_error_line(err, "cannot connect")
+    assert fifo.is_fifo()
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_interrupt(backend: str, server: LoopbackServer, tmp_path: Path) -> None:
+    output = tmp_path / "interrupted.zip"
+    query = f"chunks=200&delay=0.05&key={backend}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "httpx_streaming", "zip", f"{server.url}/slow?{query}",
+         "-o", str(output), "--backend", backend],
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not output.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # inside the download
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert_one_error_line(err.decode(), "interrupted")
+    assert not output.exists()
+    assert query in server.recorder.disconnects
+
+
+def test_connection_errors_are_retried(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/x"
+    code, _, err = run(
+        capsys, "zip", url, "-o", str(tree / "o.zip"), "--retries", "2", "--retry-delay", "0",
+        "--verbose",
+    )  # fmt: skip
+    assert code == EXIT_TRANSFER
+    lines = err.splitlines()
+    assert [line.endswith(f"(attempt {n} of 3)") for n, line in enumerate(lines[:2], 2)] == [
+        True,
+        True,
+    ]
+    assert_one_error_line(lines[-1], f"cannot connect to {url}", "(after 3 attempts)")
+
+
+@pytest.mark.parametrize("where", ["zip-source", "zip-post", "form-source", "form-post"])
+def test_http_error_status(
+    where: str, server: LoopbackServer, tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = f"{server.url}/status/404"
+    output = str(tree / "o.zip")
+    argv = {
+        "zip-source": ["zip", str(tree / "c.txt"), missing, "-o", output],
+        "zip-post": ["zip", str(tree / "c.txt"), "--post", f"{server.url}/status/403"],
+        "form-source": ["form", f"{server.url}/upload/x", "-F", f"f=@{missing}"],
+        "form-post": ["form", f"{server.url}/status/403", "-F", "a=b"],
+    }[where]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (EXIT_TRANSFER, "")
+    if where.endswith("source"):
+        assert_one_error_line(err, f"GET {missing} answered 404 Not Found")
+    else:
+        assert_one_error_line(err, f"POST {server.url}/status/403 answered 403 Forbidden")
+    assert not Path(output).exists()
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_formatting() -> None:
+    assert [format_bytes(n) for n in (0, 1023, 1024, 1536, 10 * 2**20, 3 * 2**40)] == [
+        "0 B",
+        "1023 B",
+        "1.0 KiB",
+        "1.5 KiB",
+        "10.0 MiB",
+        "3.0 TiB",
+    ]
+    assert [format_duration(s) for s in (0, 0.2, 59.5, 61, 3725)] == [
+        "0:00",
+        "0:01",
+        "1:00",
+        "1:01",
+        "1:02:05",
+    ]
+    assert render_line("upload", 5 * 2**20, 10 * 2**20, 2.0) == (
+        "upload [##########..........]  50%  5.0 MiB / 10.0 MiB  2.5 MiB/s  ETA 0:02"
+    )
+    assert render_line("upload", 3 * 2**20, None, 2.0) == "upload  3.0 MiB  1.5 MiB/s"
+    assert render_line("zip", 10, 10, 1.0).endswith(
+        "[####################] 100%  10 B / 10 B  10 B/s  done"
+    )
+    assert (
+        render_line("", 0, 100, 0.0) == "[....................]   0%  0 B / 100 B  --/s  ETA --:--"
+    )
+
+
+def test_progress_bar_draws_at_most_every_interval() -> None:
+    stream, clock = FakeTTY(), FakeClock()
+    bar = ProgressBar(4 * 2**20, label="upload", stream=stream, clock=clock)
+    assert bar.enabled
+    clock.now += 1.0
+    bar.advance(2**20)  # first chunk: drawn
+    for _ in range(100):  # same instant: not drawn again
+        bar.advance(10)
+    clock.now += 0.05
+    bar.advance(2**20 - 1000)
+    draws = stream.getvalue().split("\r")[1:]
+    assert draws == [
+        "upload [#####...............]  25%  1.0 MiB / 4.0 MiB  1.0 MiB/s  ETA 0:03\x1b[K"
+    ]
+    clock.now += 0.1
+    bar.advance(0)
+    assert stream.getvalue().count("\r") == 2
+    assert stream.getvalue().endswith("  50%  2.0 MiB / 4.0 MiB  1.7 MiB/s  ETA 0:02\x1b[K")
+    bar.note("httpx-streaming: retrying")
+    assert stream.getvalue().endswith("\r\x1b[Khttpx-streaming: retrying\n")
+    bar.restart()
+    bar.advance(4 * 2**20)
+    bar.close()
+    assert stream.getvalue().endswith("100%  4.0 MiB / 4.0 MiB  --/s  done\x1b[K\n")
+    before = stream.getvalue()
+    bar.advance(1)
+    bar.close()
+    assert stream.getvalue() == before  # closed: silent
+
+
+def test_progress_bar_is_quiet_off_a_terminal() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(100, stream=stream)
+    assert not bar.enabled
+    bar.advance(50)
+    bar.note("retrying")
+    bar.close()
+    assert stream.getvalue() == ""
+    assert bar.done == 50
+
+
+@ResourceStreamFunction
+async def chunks(count: int, size: int) -> AsyncIterator[bytes]:
+    for index in range(count):
+        yield bytes([index]) * size
+
+
+async def test_counting_source_passes_chunks_through() -> None:
+    stream, clock = FakeTTY(), FakeClock()
+    bar = ProgressBar(None, stream=stream, clock=clock)
+    source = chunks(3, 1000)
+    source.content_length = 3000
+    counted = CountingSource(source, bar)
+    assert counted.content_length == 3000 and counted.reusable
+    for _attempt in range(2):  # each pass restarts the count
+        passed = [chunk async for chunk in counted]
+        assert passed == [bytes([index]) * 1000 for index in range(3)]
+        assert bar.done == 3000
+
+
+async def test_counting_source_is_zero_copy() -> None:
+    block = bytearray(b"x" * 65536)
+
+    @ResourceStreamFunction
+    async def same() -> AsyncIterator[bytearray]:
+        yield block
+
+    bar = ProgressBar(None, stream=FakeTTY())
+    async for chunk in CountingSource(same(), bar):
+        assert chunk is block
+
+
+async def test_counting_source_learns_the_total(server: LoopbackServer) -> None:
+    bar = ProgressBar(None, stream=FakeTTY())
+    async with httpx.AsyncClient() as client:
+        body = CountingSource(stream_response(client, "GET", f"{server.url}/bytes?size=5000"), bar)
+        assert body.content_length is None
+        iterator = body.__aiter__()
+        try:
+            await iterator.__anext__()
+            assert bar.total == 5000  # the response's Content-Length
+        finally:
+            await iterator.aclose()
+
+
+def test_cli_draws_progress_on_a_terminal(
+    server: LoopbackServer, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stderr = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    url = f"{server.url}/flaky/cli-progress?failures=1"
+    code = main(
+        ["form", url, "-F", f"f=@{tree / 'data' / 'sub' / 'b.bin'}", "--retries", "1",
+         "--retry-delay", "0"]
+    )  # fmt: skip
+    assert code == 0
+    text = stderr.getvalue()
+    notice = f"httpx-streaming: POST {url} answered 500 Internal Server Error; retrying in 0 s"
+    assert text.startswith(notice)  # nothing drawn yet: a transfer shorter than 0.1 s
+    last = text.rsplit("\r", 1)[1]
+    assert last.startswith("upload [####################] 100%  195.")
+    assert last.endswith("/s  done\x1b[K\n")
+
+
+def test_no_progress_option(
+    server: LoopbackServer, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stderr = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    code = main(["form", f"{server.url}/upload/q", "-F", "a=b", "--no-progress"])
+    assert code == 0
+    assert stderr.getvalue() == ""
+
+
+# --- make demo -----------------------------------------------------------------------------
+
+
+def test_demo_verifies_everything() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().endswith("all verified")
+    assert "FAIL" not in result.stdout
+    for backend in ("asyncio", "trio"):
+        assert f"[{backend}] loopback server at" in result.stdout
+
+
+# --- the examples of docs/cli.md -----------------------------------------------------------
+
+DOC_HOST = "https://example.org"
+
+
+def doc_examples() -> list[tuple[str, list[str], int]]:
+    """Every ``$ httpx-streaming ...`` line of docs/cli.md: command, output lines, exit code."""
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    examples: list[tuple[str, list[str], int]] = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.DOTALL):
+        lines: list[str] = []
+        for line in block.splitlines():
+            if lines and lines[-1].endswith("\\"):
+                lines[-1] = lines[-1][:-1].rstrip() + " " + line.strip()
+            else:
+                lines.append(line)
+        entries: list[tuple[str, list[str]]] = []
+        for line in lines:
+            if line.startswith("$ "):
+                entries.append((line[2:], []))
+            elif entries:
+                entries[-1][1].append(line)
+        for index, (command, output) in enumerate(entries):
+            if not command.startswith("httpx-streaming "):
+                continue
+            following = entries[index + 1] if index + 1 < len(entries) else None
+            code = int(following[1][0]) if following and following[0] == "echo $?" else 0
+            examples.append((command, output, code))
+    return examples
+
+
+def matches(expected: str, actual: str) -> bool:
+    pattern = ".*".join(re.escape(part) for part in expected.split("…"))
+    return re.fullmatch(pattern, actual) is not None
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The files the docs' examples name, in the current directory."""
+    (tmp_path / "photos" / "empty").mkdir(parents=True)
+    (tmp_path / "photos" / "a.jpg").write_bytes(pattern_bytes(30_000, 1))
+    (tmp_path / "photos" / "b.jpg").write_bytes(pattern_bytes(20_000, 2))
+    (tmp_path / "notes.txt").write_text("buy film\n" * 100)
+    (tmp_path / "beach.jpg").write_bytes(pattern_bytes(40_000, 3))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+DOC_EXAMPLES = doc_examples()
+
+
+def test_docs_have_examples() -> None:
+    assert len(DOC_EXAMPLES) >= 8
+    assert {code for _, _, code in DOC_EXAMPLES} == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "code"),
+    DOC_EXAMPLES,
+    ids=[f"{index}-{command.split()[1]}" for index, (command, _, _) in enumerate(DOC_EXAMPLES)],
+)
+def test_docs_example(
+    command: str,
+    output: list[str],
+    code: int,
+    server: LoopbackServer,
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = shlex.split(command.replace(DOC_HOST, server.url))[1:]
+    if ">" in argv:  # a shell redirection: standard output to a file, in a real process
+        target = workspace / argv[argv.index(">") + 1]
+        with target.open("wb") as stdout:
+            result = run_module(*argv[: argv.index(">")], stdout=stdout)
+        actual_code, out, err = result.returncode, "", result.stderr.decode()
+    else:
+        actual_code, out, err = run(capsys, *argv)
+    assert actual_code == code, (out, err)
+    actual = (out + err).splitlines()
+    for line in output:
+        expected = line.replace(DOC_HOST, server.url)
+        assert any(matches(expected, got) for got in actual), (expected, actual)
+    if code:
+        assert_one_error_line(err)
+    for archive_path in workspace.glob("*.zip"):
+        with zipfile.ZipFile(archive_path) as archive:
+            assert archive.testzip() is None
+            names = archive.namelist()
+        if archive_path.name == "named.zip":
+            assert names == ["pictures/a.jpg", "pictures/b.jpg", "pictures/empty/",
+                             "docs/report.pdf"]  # fmt: skip
+        else:
+            assert "photos/empty/" in names and "photos/a.jpg" in names
