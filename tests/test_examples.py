@@ -1,15 +1,31 @@
-"""Every example the docs include runs here, against the loopback server, on both backends."""
+"""Every example the docs include runs here, against the loopback server, on both backends.
+
+The docs hold no code of their own: every ``python`` block of ``docs/*.md`` is a snippet
+include of a file in ``examples/docs/`` (checked below), and every such file has a check here
+that runs it and verifies what the server received with real parsers. README.md cannot include
+files, so its ``python`` blocks must be verbatim (dedented) regions of an example file.
+"""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import io
+import json
+import re
+import tempfile
+import textwrap
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
+import anyio
 import pytest
-from loopback import LoopbackServer
+from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
+from multipart_parsers import Part, parse_email, parse_python_multipart
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "docs"
 
 
 def load(name: str) -> ModuleType:
@@ -22,6 +38,172 @@ def load(name: str) -> ModuleType:
 
 def test_every_example_is_covered() -> None:
     assert {path.stem for path in EXAMPLES.glob("*.py")} == set(CHECKS)
+
+
+# --- the docs hold no code of their own ---------------------------------------------------
+
+PYTHON_LANGUAGES = {"python", "py", "python3", "py3", "pycon"}
+INCLUDE = re.compile(r'--8<-- "examples/docs/([\w-]+\.py)"')
+
+
+def fenced_blocks(text: str) -> list[tuple[int, str, str]]:
+    """``(line, language, body)`` of every fenced code block (backticks or tildes, any indent)."""
+    blocks = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        opening = re.match(r"([ \t]*)(`{3,}|~{3,})(.*)$", lines[index])
+        if opening is None:
+            index += 1
+            continue
+        indent, fence, info = opening.groups()
+        start = index
+        body = []
+        index += 1
+        while index < len(lines):
+            closing = re.fullmatch(r"[ \t]*(`{3,}|~{3,})[ \t]*", lines[index])
+            if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence):
+                break
+            body.append(lines[index].removeprefix(indent))
+            index += 1
+        else:
+            raise AssertionError(f"line {start + 1}: code block never closed")
+        index += 1
+        language = info.strip().split(" ")[0].lstrip("{.").rstrip("}").lower()
+        blocks.append((start + 1, language, "\n".join(body)))
+    return blocks
+
+
+def is_region_of_an_example(code: str) -> bool:
+    """Whether *code* equals some run of lines of an example file, dedented."""
+    wanted = code.strip("\n").splitlines()
+    for path in EXAMPLES.glob("*.py"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for start in range(len(lines) - len(wanted) + 1):
+            region = "\n".join(lines[start : start + len(wanted)])
+            if textwrap.dedent(region).splitlines() == wanted:
+                return True
+    return False
+
+
+def code_problems(text: str, *, snippets_only: bool) -> list[str]:
+    """Why the page's code blocks could rot: unlabelled blocks, python not run by the tests.
+
+    On docs pages (``snippets_only``) a python block must be exactly one snippet include of
+    an existing ``examples/docs`` file; elsewhere (README.md, which GitHub renders without
+    includes) it must be a verbatim region of an example file.
+    """
+    problems = []
+    for line, language, body in fenced_blocks(text):
+        if not language:
+            problems.append(f"line {line}: a code block without a language")
+        elif language not in PYTHON_LANGUAGES:
+            continue
+        elif snippets_only:
+            include = INCLUDE.fullmatch(body.strip())
+            if include is None:
+                problems.append(f"line {line}: python that is not an examples/docs include")
+            elif not (EXAMPLES / include.group(1)).is_file():
+                problems.append(f"line {line}: {include.group(1)} is not in examples/docs")
+        elif not is_region_of_an_example(body):
+            problems.append(f"line {line}: python that is not a region of an examples/docs file")
+    return problems
+
+
+def test_docs_code_is_only_included_examples() -> None:
+    problems = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        problems += [f"docs/{page.name} {p}" for p in code_problems(text, snippets_only=True)]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    problems += [f"README.md {p}" for p in code_problems(readme, snippets_only=False)]
+    assert problems == []
+
+
+def test_every_example_is_shown_in_the_docs() -> None:
+    included = set()
+    for page in (ROOT / "docs").glob("*.md"):
+        included |= set(INCLUDE.findall(page.read_text(encoding="utf-8")))
+    assert {path.name for path in EXAMPLES.glob("*.py")} <= included
+
+
+def test_the_scan_catches_code_that_could_rot() -> None:
+    page = "\n".join(
+        [
+            "```python",
+            '--8<-- "examples/docs/retry_loop.py"',
+            "```",
+            "!!! note",
+            "    ```py",
+            "    print('inline')",
+            "    ```",
+            "~~~~python",
+            '--8<-- "examples/docs/missing.py"',
+            "~~~~",
+            "```",
+            "import os",
+            "```",
+            "```console",
+            "$ make demo",
+            "```",
+            "```{.python title='x'}",
+            '--8<-- "examples/docs/retry_loop.py"',
+            "print('and more')",
+            "```",
+        ]
+    )
+    assert code_problems(page, snippets_only=True) == [
+        "line 5: python that is not an examples/docs include",
+        "line 8: missing.py is not in examples/docs",
+        "line 11: a code block without a language",
+        "line 17: python that is not an examples/docs include",
+    ]
+    region = "@ResourceStreamFunction\nasync def csv_rows(count: int) -> AsyncIterator[bytes]:"
+    readme = f"```python\n{region}\n```\n```python\nimport os\n```\n"
+    assert code_problems(readme, snippets_only=False) == [
+        "line 5: python that is not a region of an examples/docs file"
+    ]
+
+
+def shown_output(name: str) -> dict[str, object]:
+    """The values an example's ``__main__`` prints, as its comments show them.
+
+    ``print(names)`` followed by a comment line holding a Python literal: the docs show that
+    comment as the output, so the check compares it with what ``main`` really returns.
+    """
+    source = (EXAMPLES / f"{name}.py").read_text(encoding="utf-8")
+    shown = re.findall(r"print\((\w+)\)\n\s*# (.+)\n", source)
+    assert shown, f"{name}.py shows no output"
+    return {variable: ast.literal_eval(literal) for variable, literal in shown}
+
+
+def file_bytes(name: str, size: int = FILE_SIZE) -> bytes:
+    """What ``/files/NAME?size=SIZE`` serves."""
+    return pattern_bytes(size, file_seed(name))
+
+
+def form_parts(received: Received) -> list[Part]:
+    """The parts of a received multipart body, as python-multipart and the email parser agree."""
+    assert received.body is not None
+    content_type = received.headers["content-type"]
+    parts = parse_python_multipart(received.body, content_type)
+    assert parts == parse_email(received.body, content_type)
+    return parts
+
+
+def zip_members(data: bytes) -> dict[str, bytes]:
+    """Every member of an archive as Python's zipfile reads it, CRCs checked."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def retried(server: LoopbackServer, path: str, statuses: list[int]) -> list[Received]:
+    """The attempts on *path*: the expected statuses, and the very same body every time."""
+    attempts = server.recorder.on(path)
+    assert [attempt.status for attempt in attempts] == statuses
+    assert len({(attempt.size, attempt.sha256) for attempt in attempts}) == 1
+    return attempts
 
 
 async def check_chain_get_into_post(server: LoopbackServer) -> None:
@@ -47,11 +229,180 @@ async def check_testing_with_respx(server: LoopbackServer) -> None:
     await load("testing_with_respx").test_upload_is_retried_with_the_full_body()
 
 
+async def check_http_to_http(server: LoopbackServer) -> None:
+    await load("http_to_http").main(server.url)
+    [hello] = server.recorder.on("/upload/hello")
+    assert hello.body == b"hello\nthere\n"
+    [chained] = server.recorder.on("/upload/chained")
+    assert chained.body == pattern_bytes(300_000)
+    assert chained.headers.get("transfer-encoding") == "chunked"
+
+
+# --- form data ------------------------------------------------------------------------
+
+
+async def check_form_upload(server: LoopbackServer) -> None:
+    module = load("form_upload")
+    assert await module.main(server.url) == 200
+    attempts = retried(server, "/flaky/form", [500, 200])
+    title, script, attachment, meta = form_parts(attempts[-1])
+    assert (title.name, title.filename, title.content_type, title.data) == (
+        "title",
+        None,
+        None,
+        b"Quarterly report",
+    )
+    assert (script.name, script.filename, script.content_type) == (
+        "script",
+        "form_upload.py",
+        "text/x-python",
+    )
+    assert script.data == Path(module.__file__).read_bytes()
+    assert (attachment.name, attachment.filename, attachment.content_type) == (
+        "attachment",
+        "data.bin",
+        "application/octet-stream",
+    )
+    assert attachment.data == file_bytes("export.bin")
+    assert (meta.name, meta.content_type) == ("meta", "application/json")
+    assert json.loads(meta.data) == {"tags": ["q3", "finance"]}
+
+
+async def check_form_two_streamed_files(server: LoopbackServer) -> None:
+    assert await load("form_two_streamed_files").main(server.url) == 200
+    attempts = retried(server, "/flaky/two-files", [500, 500, 200])
+    for attempt in attempts:
+        first, second = form_parts(attempt)
+        assert (first.name, first.filename, first.content_type) == (
+            "files[0]",
+            "sister.txt",
+            "application/octet-stream",
+        )
+        assert (second.name, second.filename, second.content_type) == (
+            "files[1]",
+            "love.txt",
+            "application/octet-stream",
+        )
+        assert first.data == file_bytes("sister.txt", 1_000_000)
+        assert second.data == file_bytes("love.txt", 2_000_000)
+
+
+async def check_form_one_shot(server: LoopbackServer) -> None:
+    message = await load("form_one_shot").main(server.url)
+    assert message.startswith("second send refused: ")
+    [sent] = server.recorder.on("/upload/log")  # the second send never went out
+    [part] = form_parts(sent)
+    assert (part.name, part.filename, part.data) == ("log", "log.txt", b"line 0\nline 1\nline 2\n")
+
+
+async def check_form_stop_early(server: LoopbackServer) -> None:
+    head = await load("form_stop_early").main(server.url)
+    assert head.startswith(b"--httpx-streaming-")
+    assert b'name="title"\r\n\r\na slow feed\r\n' in head
+    assert b'name="feed"; filename="feed.bin"' in head
+    # Leaving early closed the GET: the server sees the client go away long before its end.
+    with anyio.fail_after(5):
+        while "chunks=1000&delay=0.01" not in server.recorder.disconnects:
+            await anyio.sleep(0.01)
+    assert "chunks=1000&delay=0.01" not in server.recorder.completed
+
+
+async def check_form_testing_with_respx(server: LoopbackServer) -> None:
+    await load("form_testing_with_respx").test_upload_retries_send_the_whole_form()
+
+
+# --- zip archives ---------------------------------------------------------------------
+
+
+async def check_zip_upload(server: LoopbackServer) -> None:
+    module = load("zip_upload")
+    assert await module.main(server.url) == 200
+    attempts = retried(server, "/flaky/zip", [500, 200])
+    assert attempts[-1].headers["content-type"] == "application/zip"
+    assert attempts[-1].body is not None
+    assert zip_members(attempts[-1].body) == {
+        "example.py": Path(module.__file__).read_bytes(),
+        "logs/": b"",
+        "logs/app.log": file_bytes("app.log", 300_000),
+        "README.txt": b"generated by httpx-streaming\n",
+    }
+
+
+async def check_zip_write_file(server: LoopbackServer) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "downloads.zip"
+        assert await load("zip_write_file").main(server.url, str(path)) == str(path)
+        assert zip_members(path.read_bytes()) == {
+            "january.csv": file_bytes("january.csv"),
+            "february.csv": file_bytes("february.csv"),
+        }
+
+
+async def check_zip_two_responses(server: LoopbackServer) -> None:
+    assert await load("zip_two_responses").main(server.url) == 200
+    attempts = retried(server, "/flaky/zip-two", [500, 500, 200])
+    for attempt in attempts:
+        assert attempt.body is not None
+        assert zip_members(attempt.body) == {
+            "sister.txt": file_bytes("sister.txt", 1_000_000),
+            "love.txt": file_bytes("love.txt", 5_000_000),
+        }
+    # As the page says: the member longer than the hold-back is followed by a data descriptor
+    # (flag bit 3); the one within it has its sizes and CRC in its local header.
+    assert attempts[-1].body is not None
+    with zipfile.ZipFile(io.BytesIO(attempts[-1].body)) as archive:
+        flags = {info.filename: info.flag_bits & 0x08 for info in archive.infolist()}
+    assert flags == {"sister.txt": 0, "love.txt": 0x08}
+
+
+def names_received(server: LoopbackServer, path: str, given: list[str]) -> list[str]:
+    """The member names in the archive *path* received; each member's data names its input."""
+    [received] = server.recorder.on(path)
+    assert received.body is not None
+    members = zip_members(received.body)
+    assert list(members.values()) == [b"file %d\n" % index for index in range(len(given))]
+    return list(members)
+
+
+async def check_zip_names_default(server: LoopbackServer) -> None:
+    module = load("zip_names_default")
+    renamed, as_given = await module.main(server.url)
+    shown = shown_output("zip_names_default")
+    assert renamed == shown["renamed"] == names_received(server, "/upload/renamed", module.NAMES)
+    assert as_given == shown["as_given"] == module.NAMES
+
+
+async def check_zip_names_tilde(server: LoopbackServer) -> None:
+    module = load("zip_names_tilde")
+    names = await module.main(server.url)
+    assert names == shown_output("zip_names_tilde")["names"]
+    assert names == names_received(server, "/upload/tilde", module.NAMES)
+
+
+async def check_zip_names_postfixed(server: LoopbackServer) -> None:
+    module = load("zip_names_postfixed")
+    names = await module.main(server.url)
+    assert names == shown_output("zip_names_postfixed")["names"]
+    assert names == names_received(server, "/upload/postfixed", module.NAMES)
+
+
 CHECKS = {
     "testing_with_respx": check_testing_with_respx,
     "chain_get_into_post": check_chain_get_into_post,
     "retry_loop": check_retry_loop,
     "chained_retry": check_chained_retry,
+    "http_to_http": check_http_to_http,
+    "form_upload": check_form_upload,
+    "form_two_streamed_files": check_form_two_streamed_files,
+    "form_one_shot": check_form_one_shot,
+    "form_stop_early": check_form_stop_early,
+    "form_testing_with_respx": check_form_testing_with_respx,
+    "zip_upload": check_zip_upload,
+    "zip_write_file": check_zip_write_file,
+    "zip_two_responses": check_zip_two_responses,
+    "zip_names_default": check_zip_names_default,
+    "zip_names_tilde": check_zip_names_tilde,
+    "zip_names_postfixed": check_zip_names_postfixed,
 }
 
 

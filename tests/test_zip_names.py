@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import random
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime, timezone
 from itertools import count
 from re import compile as re_compile
@@ -291,3 +291,34 @@ async def test_deduplicator_function_and_lazy_files() -> None:
 
     archive = await collect(stream_zip(files(), name_deduplicator=name_deduplicator_default))
     assert zip_names(archive)[2] == "sister (1).txt"
+
+
+def test_a_deduplicator_may_not_turn_folders_into_files_or_back() -> None:
+    def slash_flipper() -> Generator[str | None, str, None]:
+        name = yield None
+        while True:
+            name = yield (name.rstrip("/") if name.endswith("/") else name + "/")
+
+    with pytest.raises(ValueError, match=r"renamed the folder 'dir/' to 'dir'"):
+        create_zip_stream_resource([ZipStreamFile("dir/")], name_deduplicator=slash_flipper)
+    with pytest.raises(ValueError, match=r"renamed the file 'a.txt' to 'a.txt/'"):
+        create_zip_stream_resource([ZipStreamFile("a.txt", b"hi")], name_deduplicator=slash_flipper)
+
+
+async def test_a_deduplicator_generator_serves_one_archive_only() -> None:
+    async def names_in(resource: Any) -> list[str]:
+        archive = b"".join([bytes(chunk) async for chunk in resource])
+        return zipfile.ZipFile(io.BytesIO(archive)).namelist()
+
+    shared = name_deduplicator_default()
+    first = create_zip_stream_resource(
+        [ZipStreamFile("a.txt", b"1"), ZipStreamFile("a.txt", b"2")], name_deduplicator=shared
+    )
+    assert await names_in(first) == ["a.txt", "a (1).txt"]
+    with pytest.raises(ValueError, match="was already used for another archive"):
+        create_zip_stream_resource([ZipStreamFile("a.txt", b"3")], name_deduplicator=shared)
+    # A function gives every archive a fresh generator: no stale "a (2).txt".
+    again = create_zip_stream_resource(
+        [ZipStreamFile("a.txt", b"3")], name_deduplicator=name_deduplicator_default
+    )
+    assert await names_in(again) == ["a.txt"]

@@ -8,6 +8,7 @@ the default one, which renames repeats as ``path (index).extension``.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
@@ -212,6 +213,16 @@ def start_deduplicator(value: object) -> NameDeduplicator | None:
         raise TypeError(
             f"name_deduplicator function returned {describe(generator)}; expected a generator"
         )
+    if inspect.isgenerator(generator) and (
+        inspect.getgeneratorstate(generator) != inspect.GEN_CREATED
+    ):
+        # It remembers the names of the archive it served, so it would rename
+        # names of this one that are not duplicates.
+        raise ValueError(
+            f"name_deduplicator {describe(generator)} was already used for another archive; "
+            "pass a function that returns a fresh generator (for example "
+            "name_deduplicator_default, or functools.partial of your generator function)"
+        )
     next(generator)
     return generator  # type: ignore[no-any-return]
 
@@ -229,9 +240,17 @@ def deduplicated(deduplicator: NameDeduplicator | None, name: str) -> str:
     if result is name:  # the usual answer; *name* was checked when its member was made
         return name
     try:
-        return validate_name(result)
+        validate_name(result)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"name_deduplicator answered for {name!r}: {exc}") from None
+    if result.endswith("/") != name.endswith("/"):
+        # A folder renamed into a file (or the reverse) loses data on extraction.
+        kind = "folder" if name.endswith("/") else "file"
+        raise ValueError(
+            f"name_deduplicator renamed the {kind} {name!r} to {result!r}, which is not a "
+            f"{kind} name; keep the trailing '/' of folders and only of folders"
+        )
+    return result
 
 
 def deduplicate_all(value: object, names: Iterable[str]) -> list[str]:
