@@ -61,7 +61,9 @@ async def test_stream_file_refuses_a_file_that_changed_size(data_file: Path) -> 
     resource = stream_file(data_file)
     with data_file.open("ab") as file:
         file.write(b"more")
-    with pytest.raises(LengthMismatchError, match="declared 200000 bytes but yielded 200004"):
+    with pytest.raises(
+        LengthMismatchError, match=r"declared 200000 bytes but yielded more \(200004 so far\)"
+    ):
         await collect(resource)
 
 
@@ -181,3 +183,38 @@ async def test_reusable_sources_of_other_types_stay_reusable_and_sized() -> None
     assert source.reusable and source_length(source) == 6
     assert await collect(source) == b"3,2,1,"
     assert await collect(source) == b"3,2,1,"
+
+
+async def test_an_exhausted_generator_is_refused_when_given() -> None:
+    generator = two_chunks()
+    assert await collect(as_byte_source(generator)) == b"abcd"
+    # A retry loop that builds its body anew wraps the same generator again.
+    with pytest.raises(SourceConsumedError, match="already consumed"):
+        as_byte_source(generator)
+    closed = two_chunks()
+    await closed.aclose()
+    with pytest.raises(SourceConsumedError):
+        as_byte_source(closed)
+
+
+async def test_a_started_value_is_consumed_for_every_wrapper() -> None:
+    generator = two_chunks()
+    first, second = as_byte_source(generator), as_byte_source(generator)
+    stream = first.__aiter__()
+    assert await stream.__anext__() == b"ab"
+    assert second.consumed  # shared value: the other wrapper sees it too
+    with pytest.raises(SourceConsumedError):
+        second.__aiter__()
+    await stream.aclose()
+
+
+async def test_a_source_yielding_more_than_declared_stops_before_the_extra_bytes() -> None:
+    resource = ResourceStream(two_chunks)
+    resource.content_length = 3
+    received = []
+    with pytest.raises(
+        LengthMismatchError, match=r"declared 3 bytes but yielded more \(4 so far\)"
+    ):
+        async for chunk in resource:
+            received.append(chunk)
+    assert received == [b"ab"]

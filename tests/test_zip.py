@@ -473,3 +473,16 @@ async def test_redirect_resends_the_same_archive(server: LoopbackServer) -> None
     (first,) = server.recorder.on("/redirect")
     (second,) = server.recorder.on("/upload/after")
     assert first.sha256 == second.sha256
+
+
+async def test_a_member_around_a_used_generator_is_refused_when_made() -> None:
+    async def once() -> AsyncIterator[bytes]:
+        yield b"hello world"
+
+    generator = once()
+    archive = b"".join(
+        [bytes(chunk) async for chunk in stream_zip([ZipStreamFile("a.txt", generator)])]
+    )
+    assert zipfile.ZipFile(io.BytesIO(archive)).read("a.txt") == b"hello world"
+    with pytest.raises(SourceConsumedError, match="already consumed"):
+        ZipStreamFile("a.txt", generator)

@@ -459,12 +459,15 @@ async def _generate(segments: list[BytesLike | _Field]) -> AsyncGenerator[BytesL
             else:
                 if type(chunk) is not bytes:
                     chunk = check_chunk(chunk, stream)
-                yield chunk
                 # A length can only be checked if one is declared, possibly
                 # once the first chunk was asked for (a response's headers);
                 # otherwise skip counting, which is a real part of the cost
                 # per chunk.
-                if stream.content_length is None:
+                declared = stream.content_length
+                if declared is not None and len(chunk) > declared:
+                    raise _too_long(stream, declared, len(chunk))
+                yield chunk
+                if declared is None:
                     seen = None
                     async for chunk in chunks:
                         if type(chunk) is not bytes:
@@ -476,6 +479,8 @@ async def _generate(segments: list[BytesLike | _Field]) -> AsyncGenerator[BytesL
                         if type(chunk) is not bytes:
                             chunk = check_chunk(chunk, stream)
                         seen += len(chunk)
+                        if seen > declared:  # before the extra bytes go out
+                            raise _too_long(stream, declared, seen)
                         yield chunk
             expected = stream.content_length
             if expected is not None and seen is not None and expected != seen:
@@ -488,6 +493,12 @@ async def _generate(segments: list[BytesLike | _Field]) -> AsyncGenerator[BytesL
                 await _close_after_error(stream)
             else:
                 await stream.aclose()
+
+
+def _too_long(stream: ByteStream, declared: int, seen: int) -> LengthMismatchError:
+    return LengthMismatchError(
+        f"{stream!r} declared {declared} bytes but yielded more ({seen} so far)"
+    )
 
 
 def _iterator_of(stream: ByteStream) -> AsyncIterator[Any]:

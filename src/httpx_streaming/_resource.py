@@ -125,6 +125,13 @@ class ByteStream(AsyncIterator[BytesLike]):
                 await self.aclose()  # the source must not be left suspended
                 raise
         self._seen += len(chunk)
+        limit = self._declared if self._declared is not None else self.content_length
+        if limit is not None and self._seen > limit:
+            # Caught before the extra bytes go out, not by the peer's parser.
+            await self.aclose()
+            raise LengthMismatchError(
+                f"{self._source!r} declared {limit} bytes but yielded more ({self._seen} so far)"
+            )
         return chunk  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:

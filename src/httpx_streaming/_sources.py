@@ -19,10 +19,12 @@ called, so encoders validate values when they are given.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import io
 import os
 import pathlib
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import IO, Any, Protocol, final, runtime_checkable
 
@@ -89,6 +91,34 @@ async def _single_chunk(data: BytesLike) -> AsyncIterator[BytesLike]:
         yield data
 
 
+# One-shot values that a pass has started. The mark lives with the value, not
+# with its wrapper: a retry loop that builds its body anew wraps the same,
+# already exhausted generator in a new wrapper, and must still be refused.
+_STARTED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _mark_started(value: object) -> None:
+    with contextlib.suppress(TypeError):  # not weak-referenceable: the wrapper's flag remains
+        _STARTED.add(value)
+
+
+def _was_consumed(value: object) -> bool:
+    if inspect.isasyncgen(value) and value.ag_frame is None:
+        return True  # finished or closed: iterating it again yields nothing
+    try:
+        return value in _STARTED
+    except TypeError:
+        return False
+
+
+def _consumed_error(value: object) -> SourceConsumedError:
+    return SourceConsumedError(
+        f"{value!r} is a one-shot stream that was already consumed; "
+        "to send it again, pass a reusable source such as a ResourceStream "
+        "(decorate the generator function with ResourceStreamFunction)"
+    )
+
+
 @final
 class OneShotSource:
     """A source that can be iterated once: an async iterable or an async file.
@@ -108,16 +138,14 @@ class OneShotSource:
 
     @property
     def consumed(self) -> bool:
-        return self._consumed
+        """Whether the value was already iterated, through this wrapper or another."""
+        return self._consumed or _was_consumed(self._value)
 
     def __aiter__(self) -> ByteStream:
-        if self._consumed:
-            raise SourceConsumedError(
-                f"{self._value!r} is a one-shot stream that was already consumed; "
-                "to send it again, pass a reusable source such as a ResourceStream "
-                "(decorate the generator function with ResourceStreamFunction)"
-            )
+        if self.consumed:
+            raise _consumed_error(self._value)
         self._consumed = True
+        _mark_started(self._value)
         if _is_async_file(self._value):
             return ByteStream(_read_async_file(self._value, self._chunk_size), self._value)
         assert isinstance(self._value, AsyncIterable)
@@ -156,13 +184,14 @@ class SyncFileSource:
     @property
     def consumed(self) -> bool:
         """Whether an unseekable file was already read (a seekable one never is)."""
-        return self._consumed
+        return not self.reusable and (self._consumed or _was_consumed(self._file))
 
     def __aiter__(self) -> ByteStream:
         if not self.reusable:
-            if self._consumed:
+            if self.consumed:
                 raise SourceConsumedError(f"{self._file!r} is not seekable and was already read")
             self._consumed = True
+            _mark_started(self._file)
         return ByteStream(self._read(), self._file, self.content_length)
 
     async def _read(self) -> AsyncIterator[bytes]:
@@ -227,9 +256,10 @@ def as_byte_source(
         raise TypeError(
             f"expected a byte source, got {describe(value)}; encode text to bytes first"
         )
-    if _is_async_file(value):
-        return OneShotSource(value)
-    if isinstance(value, AsyncIterable):
+    if _is_async_file(value) or isinstance(value, AsyncIterable):
+        if _was_consumed(value):
+            # Refused when given: sending it would be an empty part or member.
+            raise _consumed_error(value)
         return OneShotSource(value)
     if isinstance(value, io.TextIOBase):
         raise TypeError(f"expected a binary file, got the text file {describe(value)}")
