@@ -236,9 +236,10 @@ MiB = 1 << 20
 BLOCK = os.urandom(MiB)
 
 async def pattern(size):
+    # A fresh buffer per chunk: an encoder that kept chunks would show it in RSS.
     remaining = size
     while remaining >= MiB:
-        yield BLOCK
+        yield bytearray(BLOCK)
         remaining -= MiB
     if remaining:
         yield BLOCK[:remaining]

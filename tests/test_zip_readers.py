@@ -265,7 +265,12 @@ class Member:
                     "readers cannot delimit in stored data"
                 )
             return None
-        if not self.size_known and not fits and reader == "java-zipinputstream":
+        if (
+            not self.size_known
+            and not fits
+            and reader == "java-zipinputstream"
+            and (zip_readers.java_major_version() or 0) < 21  # JDK-8303866, fixed in 21
+        ):
             return (
                 "Java 17 reads 4-byte descriptor sizes below 4 GiB, but a member of unknown "
                 "size longer than the hold-back gets a zip64 local header (8-byte sizes)"

@@ -31,6 +31,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -620,6 +621,20 @@ def read_stream_unzip(path: Path, *, contents: bool = True) -> Listing:
 
 _java_lock = threading.Lock()
 _java_classes: Path | None = None
+
+
+@functools.cache
+def java_major_version() -> int | None:
+    """The installed Java's major version (17, 21, ...), or None without Java."""
+    java = shutil.which("java")
+    if java is None:
+        return None
+    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr)
+    if found is None:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major  # "1.8" is Java 8
 
 
 def java_classes() -> Path:
