@@ -21,6 +21,7 @@ import anyio
 from . import _multipart as mp
 from ._resource import BytesLike, ByteStream, LengthMismatchError, check_chunk, describe
 from ._sources import (
+    THREAD_READ_SIZE,
     BytesSource,
     SourceConsumedError,
     as_byte_source,
@@ -32,9 +33,6 @@ from ._sources import (
 _OCTET_STREAM = "application/octet-stream"
 _TEXT_PLAIN = "text/plain; charset=utf-8"
 _JSON = "application/json"
-
-#: Bytes per read for ``pathlib.Path`` values (one worker-thread hop per read).
-FILE_CHUNK_SIZE = 1024 * 1024
 
 
 @final
@@ -243,7 +241,7 @@ class FormData:
         elif isinstance(value, pathlib.PurePath):
             # Larger reads than stream_file's default: each read is a hop to a
             # worker thread, and at 64 KiB those hops cost more than the I/O.
-            source = stream_file(value, chunk_size=FILE_CHUNK_SIZE)
+            source = stream_file(value, chunk_size=THREAD_READ_SIZE)
         else:
             try:
                 source = as_byte_source(value)

@@ -37,7 +37,7 @@ from ._resource import BytesLike, ByteStream, ResourceStream, check_chunk, descr
 DEFAULT_CHUNK_SIZE = 65536
 # A hop to a worker thread costs about as much as reading 64 KiB from the page
 # cache, so blocking files are read in bigger pieces.
-_THREAD_READ_SIZE = 1024 * 1024
+THREAD_READ_SIZE = 1024 * 1024
 
 
 @runtime_checkable
@@ -204,7 +204,7 @@ class SyncFileSource:
             if in_memory:
                 chunk = file.read(DEFAULT_CHUNK_SIZE)
             else:
-                chunk = await anyio.to_thread.run_sync(file.read, _THREAD_READ_SIZE)
+                chunk = await anyio.to_thread.run_sync(file.read, THREAD_READ_SIZE)
             if not chunk:
                 return
             yield chunk
