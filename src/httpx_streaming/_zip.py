@@ -37,6 +37,8 @@ from ._zip_format import (
     ZipEncoder,
     archive_length,
     dos_date_time,
+    extended_timestamp,
+    external_attributes,
 )
 from ._zip_names import (
     check_deduplicator,
@@ -166,15 +168,17 @@ class ZipStreamFile:
         if cached is not None and cached[0] == name:
             return cached[1]
         dos_date, dos_time, unix_time = self._times
-        entry = Entry.make(
-            name,
-            is_dir=self.is_dir,
-            dos_date=dos_date,
-            dos_time=dos_time,
-            unix_time=unix_time,
-            mode=self.mode,
+        is_dir = self.is_dir
+        # Entry.make's fields, made directly: this runs once per member.
+        entry = Entry(
+            name.encode("utf-8"),
+            is_dir,
+            dos_date,
+            dos_time,
+            extended_timestamp(unix_time),
+            external_attributes(self.mode, is_dir),
         )
-        method = COMPRESSION_METHOD_NONE if self.is_dir else self.compression_method
+        method = COMPRESSION_METHOD_NONE if is_dir else self.compression_method
         options = MemberOptions(entry, method, self.compression_level, self.crc32)
         self._options = (name, options)
         return options
@@ -241,11 +245,22 @@ def _now() -> tuple[datetime, _TimeFields]:
     return _last_now[1], _last_now[2]
 
 
+_last_time: tuple[datetime, _TimeFields] | None = None
+
+
 def _time_fields(moment: datetime) -> _TimeFields:
     """DOS date, DOS time and Unix time of *moment* (members made together share them)."""
+    global _last_time
+    # Members made together usually share one datetime object: a datetime is
+    # immutable, so the same object has the same fields, found without hashing.
+    last = _last_time
+    if last is not None and last[0] is moment:
+        return last[1]
     # Aware datetimes of one instant in two zones compare equal but have other
     # wall-clock times: the cache key must tell them apart.
-    return _cached_time_fields(moment.replace(tzinfo=None), moment.utcoffset(), moment)
+    fields = _cached_time_fields(moment.replace(tzinfo=None), moment.utcoffset(), moment)
+    _last_time = (moment, fields)
+    return fields
 
 
 @functools.lru_cache(maxsize=64)
@@ -362,7 +377,10 @@ async def _encode(
             index += 1
             source = member.source
             if type(source) is BytesSource:
-                encoder.add(member._encoder_options(name), check_chunk(source.data, source))
+                data = source.data
+                if type(data) is not bytes:
+                    data = check_chunk(data, source)
+                encoder.add(member._encoder_options(name), data)
                 for ready in encoder.take():
                     yield ready
                 continue

@@ -22,6 +22,7 @@ Layout policy, per member:
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
@@ -397,15 +398,35 @@ def compress_whole(data: Sequence[BytesLike], level: int) -> list[bytes]:
         if len(data) > 1:
             # isal's output depends on how input is split; one piece keeps it stable.
             data = [b"".join(data)]
+    elif len(data) == 1 and len(data[0]) <= _SMALL_WINDOW_INPUT:
+        return [compress_small(data[0], level)]
     elif sum(len(piece) for piece in data) <= _SMALL_WINDOW_INPUT:
-        # A 4 KiB window reaches as far back as a 32 KiB one in 4 KiB of data,
-        # and zlib sets it up three times faster: it matters for many small members.
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -12)
+        return [compress_small(b"".join(data), level)]
     else:
         compressor = _compressor(level)
     out = [compressor.compress(piece) for piece in data]
     out.append(compressor.flush())
     return [piece for piece in out if piece]
+
+
+if sys.version_info >= (3, 11):
+
+    def compress_small(data: BytesLike, level: int) -> bytes:
+        """Raw deflate of at most ``_SMALL_WINDOW_INPUT`` bytes with zlib, in one call.
+
+        A 4 KiB window reaches as far back as a 32 KiB one in 4 KiB of data,
+        and zlib sets it up faster: it matters for many small members. zlib's
+        output does not depend on how its input is split, so this gives the
+        bytes a compressor fed piece by piece would.
+        """
+        return zlib.compress(data, level, -12)
+
+else:  # pragma: no cover - zlib.compress takes wbits since Python 3.11
+
+    def compress_small(data: BytesLike, level: int) -> bytes:
+        """Raw deflate of at most ``_SMALL_WINDOW_INPUT`` bytes with zlib."""
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -12)
+        return compressor.compress(data) + compressor.flush()
 
 
 def stored_block_header(length: int, *, final: bool) -> bytes:
@@ -563,6 +584,31 @@ class Deflater:
         self._segment_out = 0
 
 
+def deflated_if_smaller(
+    held: Sequence[BytesLike], size: int, level: int
+) -> tuple[list[bytes], int] | None:
+    """Deflate of a whole member of *size* bytes, with its size; ``None`` to store it.
+
+    ``None`` when the probe finds the data incompressible or when deflate does
+    not shrink it. The probe is skipped where it costs too much for what it
+    saves: for members of at most ``_SMALL_WINDOW_INPUT`` bytes (with isal the
+    probe's set-up alone is a tenth of compressing a 1 KiB member, and
+    compressing incompressible data that small wastes tens of microseconds at
+    most), and without isal for members the probe would read whole (a zlib
+    probe costs as much as compressing them).
+    """
+    if size > _SMALL_WINDOW_INPUT and (HAS_ISAL or size > PROBE_SIZE):
+        sample = held[0] if size <= PROBE_SIZE and len(held) == 1 else head(held, PROBE_SIZE)
+        if looks_incompressible(sample):
+            return None
+    if size <= _SMALL_WINDOW_INPUT and not _uses_isal(level):
+        packed = compress_small(held[0] if len(held) == 1 else b"".join(held), level)
+        return ([packed], len(packed)) if len(packed) < size else None
+    pieces = compress_whole(held, level)
+    packed_size = sum(len(piece) for piece in pieces)
+    return (pieces, packed_size) if packed_size < size else None
+
+
 def head(pieces: Sequence[BytesLike], size: int) -> BytesLike:
     """The first *size* bytes of the concatenation of *pieces*, copying only those."""
     if pieces and len(pieces[0]) >= size:
@@ -618,6 +664,16 @@ class Output:
             buffer.clear()
         else:
             self._ready.append(piece)
+
+    def write_small(self, pieces: Sequence[bytes]) -> None:
+        """Copy *pieces* (our own records) into chunks, whatever their sizes."""
+        buffer, ready, limit = self._buffer, self._ready, self._chunk_size
+        for piece in pieces:
+            buffer += piece
+            self.offset += len(piece)
+            if len(buffer) >= limit:
+                ready.append(bytes(buffer))
+                buffer.clear()
 
     def write_all(self, pieces: Sequence[BytesLike]) -> None:
         for piece in pieces:
@@ -815,8 +871,7 @@ class ZipEncoder:
         self._finished = True
         out = self._out
         start = out.offset
-        for record in self._central:
-            out.write(record)
+        out.write_small(self._central)
         out.write(end_of_archive(len(self._central), start, out.offset - start))
         out.flush()
 
@@ -906,28 +961,81 @@ class ZipEncoder:
     def _write_complete(self, held: Sequence[BytesLike], size: int, crc: int) -> None:
         """Write a member whose data is all here: sizes and CRC in its local header."""
         options = self._options
-        self._check_crc(crc)
+        if options.crc32 is not None:
+            self._check_crc(crc)
         method = COMPRESSION_METHOD_NONE
         data: Sequence[BytesLike] = held
         csize = size
-        # Without isal a probe of a small member costs as much as compressing it.
-        if (
-            options.method == COMPRESSION_METHOD_DEFLATE
-            and size
-            and (
-                (size <= PROBE_SIZE and not HAS_ISAL)
-                or not looks_incompressible(head(held, PROBE_SIZE))
-            )
-        ):
-            packed = compress_whole(held, options.level)
-            packed_size = sum(len(piece) for piece in packed)
-            if packed_size < size:
-                method, data, csize = COMPRESSION_METHOD_DEFLATE, packed, packed_size
-        zip64 = size >= ZIP64_LIMIT
+        if options.method == COMPRESSION_METHOD_DEFLATE and size:
+            packed = deflated_if_smaller(held, size, options.level)
+            if packed is not None:
+                method, data, csize = COMPRESSION_METHOD_DEFLATE, packed[0], packed[1]
         self._crc = crc
+        if size < ZIP64_LIMIT and self._header_offset < ZIP64_LIMIT and not options.entry.is_dir:
+            self._write_plain(method, crc, csize, size, data)
+            return
+        zip64 = size >= ZIP64_LIMIT
         self._write_header(method, crc, csize, size, descriptor=False, zip64=zip64)
         self._out.write_all(data)
         self._add_central(crc, csize, size)
+
+    def _write_plain(
+        self, method: int, crc: int, csize: int, size: int, data: Sequence[BytesLike]
+    ) -> None:
+        """The records ``_write_header`` and ``_add_central`` write when every field fits
+        in 32 bits and no data descriptor follows, in fewer steps: archives of many
+        small members spend their time here.
+        """
+        self._method = method
+        self._descriptor = self._zip64 = False
+        entry = self._options.entry
+        name, extra = entry.name, entry.extra
+        version = (
+            VERSION_STORED if method == COMPRESSION_METHOD_NONE else VERSION_DEFLATE_OR_DIRECTORY
+        )
+        out = self._out
+        out.write(
+            _LOCAL.pack(
+                LOCAL_SIGNATURE,
+                version,
+                FLAG_UTF8,
+                method,
+                entry.dos_time,
+                entry.dos_date,
+                crc,
+                csize,
+                size,
+                len(name),
+                len(extra),
+            )
+            + name
+            + extra
+        )
+        for piece in data:
+            out.write(piece)
+        self._central.append(
+            _CENTRAL.pack(
+                CENTRAL_SIGNATURE,
+                VERSION_MADE_BY,
+                version,
+                FLAG_UTF8,
+                method,
+                entry.dos_time,
+                entry.dos_date,
+                crc,
+                csize,
+                size,
+                len(name),
+                len(extra),
+                0,  # comment length
+                0,  # disk number start
+                0,  # internal attributes
+                entry.external_attr,
+                self._header_offset,
+            )
+            + name
+            + extra
+        )
 
     def _end_stream(self) -> None:
         crc, usize = self._crc, self._seen
