@@ -487,3 +487,70 @@ async def test_a_member_around_a_used_generator_is_refused_when_made() -> None:
     assert zipfile.ZipFile(io.BytesIO(archive)).read("a.txt") == b"hello world"
     with pytest.raises(SourceConsumedError, match="already consumed"):
         ZipStreamFile("a.txt", generator)
+
+
+async def test_headers_refuse_a_consumed_one_shot_source_before_any_request() -> None:
+    async def once() -> AsyncIterator[bytes]:
+        yield b"data"
+
+    body = create_zip_stream_resource([ZipStreamFile("a.txt", once())])
+    assert body.headers["Content-Type"] == "application/zip"
+    archive = b"".join([bytes(chunk) async for chunk in body])
+    assert zipfile.ZipFile(io.BytesIO(archive)).read("a.txt") == b"data"
+    with pytest.raises(SourceConsumedError, match=r"'a\.txt' is one-shot"):
+        body.headers  # noqa: B018 - reading it is the point
+
+
+async def test_in_memory_stored_data_past_the_hold_back_needs_no_data_descriptor() -> None:
+    from stream_unzip import stream_unzip as streaming_reader
+
+    data = os.urandom(300_000)
+    archive = b"".join(
+        [
+            bytes(chunk)
+            async for chunk in stream_zip([ZipStreamFile("big.bin", data)], hold_back_size=65536)
+        ]
+    )
+    flags = struct.unpack_from("<H", archive, 6)[0]
+    assert flags & 0x08 == 0  # sizes and CRC are in the local header
+    # A streaming reader, which never sees the central directory, reads it.
+    [(name, size, chunks)] = [
+        (name, size, b"".join(chunks)) for name, size, chunks in streaming_reader([archive])
+    ]
+    assert (name, size, chunks) == (b"big.bin", 300_000, data)
+
+
+def test_a_wrong_crc32_for_in_memory_data_is_refused_when_made() -> None:
+    with pytest.raises(ValueError, match="does not match its data"):
+        ZipStreamFile("a.txt", b"hello", crc32=zlib.crc32(b"hell0"))
+    assert ZipStreamFile("a.txt", b"hello", crc32=zlib.crc32(b"hello")).crc32 == zlib.crc32(
+        b"hello"
+    )
+
+
+async def test_a_large_in_memory_member_is_compressed_slice_by_slice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from httpx_streaming import _zip_format
+
+    fed: list[int] = []
+    original_feed = _zip_format.ZipEncoder.feed
+
+    def recording_feed(self: Any, chunk: Any) -> None:
+        fed.append(len(chunk))
+        original_feed(self, chunk)
+
+    monkeypatch.setattr(_zip_format.ZipEncoder, "feed", recording_feed)
+    text = b"".join(b"line %d of a long text member\n" % index for index in range(400_000))
+    archive = b"".join(
+        [
+            bytes(chunk)
+            async for chunk in stream_zip(
+                [ZipStreamFile("long.txt", text, compression_method=COMPRESSION_METHOD_DEFLATE)]
+            )
+        ]
+    )
+    # Never the whole member at once: the consumer (and so the event loop) gets
+    # a turn between 1 MiB slices instead of one stall of seconds for big data.
+    assert len(fed) >= 8 and max(fed) <= 1024 * 1024
+    assert zipfile.ZipFile(io.BytesIO(archive)).read("long.txt") == text

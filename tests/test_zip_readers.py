@@ -254,7 +254,8 @@ class Member:
             return None
         fits = len(self.data) <= HOLD_BACK
         if self.method == NONE:
-            if fits or (self.size_known and self.give_crc):
+            # In-memory bytes get their CRC when the member is made.
+            if fits or self.source == "bytes" or (self.size_known and self.give_crc):
                 return None
             # libarchive finds a stored member's end by scanning for the data
             # descriptor, so bsdtar reads these even from a pipe.

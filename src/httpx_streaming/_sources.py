@@ -80,15 +80,25 @@ class BytesSource:
         return len(self.data)
 
     def __aiter__(self) -> ByteStream:
-        return ByteStream(_single_chunk(self.data), self, len(self.data))
+        return ByteStream(_slices(self.data), self, len(self.data))
 
     def __repr__(self) -> str:
         return f"<BytesSource {len(self.data)} bytes>"
 
 
-async def _single_chunk(data: BytesLike) -> AsyncIterator[BytesLike]:
-    if data:
-        yield data
+_SLICE_SIZE = 1024 * 1024
+
+
+async def _slices(data: BytesLike) -> AsyncIterator[BytesLike]:
+    # Big data goes out in zero-copy slices, so that a consumer doing work per
+    # chunk (compressing, say) gives the event loop a turn between them.
+    if len(data) <= _SLICE_SIZE:
+        if data:
+            yield data
+        return
+    view = memoryview(data)
+    for start in range(0, len(view), _SLICE_SIZE):
+        yield view[start : start + _SLICE_SIZE]
 
 
 # One-shot values that a pass has started. The mark lives with the value, not

@@ -40,6 +40,9 @@ from ._zip_format import (
     extended_timestamp,
     external_attributes,
 )
+from ._zip_format import (
+    crc32 as compute_crc32,
+)
 from ._zip_names import (
     check_deduplicator,
     deduplicate_all,
@@ -159,6 +162,17 @@ class ZipStreamFile:
             raise ValueError(
                 f"folder {name!r} cannot have data; got {describe(stream)} (pass no stream, or b'')"
             )
+        source = self.source
+        if type(source) is BytesSource and self.compression_method == COMPRESSION_METHOD_NONE:
+            # All the data is here, so its CRC goes into the local header and
+            # streaming readers read the member whatever its size.
+            actual = compute_crc32(source.data)
+            if self.crc32 is not None and self.crc32 != actual:
+                raise ValueError(
+                    f"crc32 {self.crc32:#010x} given for {name!r} does not match its data "
+                    f"({actual:#010x})"
+                )
+            self.crc32 = actual
         self._options: tuple[str, MemberOptions] | None = None
 
     def _encoder_options(self, name: str | None = None) -> MemberOptions:
@@ -344,6 +358,11 @@ def _named(
 # --- the async layer -------------------------------------------------------------
 
 
+# Bigger in-memory data is compressed slice by slice, yielding in between, so
+# that one large member does not hold the event loop for seconds.
+_COMPRESS_AT_ONCE_LIMIT = 1024 * 1024
+
+
 async def _encode(
     members: tuple[tuple[ZipStreamFile, str], ...] | AsyncIterator[tuple[ZipStreamFile, str]],
     hold_back_size: int,
@@ -356,12 +375,7 @@ async def _encode(
         planned, lazy = (), members
         if isinstance(lazy, _OneShot):
             lazy.claim()
-    for member, _ in planned:
-        if getattr(member.source, "consumed", False):
-            raise SourceConsumedError(
-                f"the source of zip member {member.name!r} is one-shot and was already "
-                "consumed; make it reusable (ResourceStreamFunction) to send the archive again"
-            )
+    _check_unconsumed(planned)
     index = 0
     try:
         while True:
@@ -376,7 +390,10 @@ async def _encode(
                     break
             index += 1
             source = member.source
-            if type(source) is BytesSource:
+            if type(source) is BytesSource and (
+                member.compression_method == COMPRESSION_METHOD_NONE
+                or len(source.data) <= _COMPRESS_AT_ONCE_LIMIT
+            ):
                 data = source.data
                 if type(data) is not bytes:
                     data = check_chunk(data, source)
@@ -414,6 +431,24 @@ async def _encode(
         if lazy is not None:
             with anyio.CancelScope(shield=True):
                 await lazy.aclose()  # type: ignore[attr-defined]
+
+
+def _check_unconsumed(
+    members: tuple[tuple[ZipStreamFile, str], ...] | AsyncIterator[tuple[ZipStreamFile, str]],
+) -> None:
+    """Raise now, before any byte, if a pass could not send every member in full."""
+    if isinstance(members, _OneShot):
+        if members.used:
+            raise _OneShot.consumed_error()
+        return
+    if not isinstance(members, tuple):
+        return
+    for member, _ in members:
+        if getattr(member.source, "consumed", False):
+            raise SourceConsumedError(
+                f"the source of zip member {member.name!r} is one-shot and was already "
+                "consumed; make it reusable (ResourceStreamFunction) to send the archive again"
+            )
 
 
 async def _close_unstarted(members: Sequence[tuple[ZipStreamFile, str]]) -> None:
@@ -504,7 +539,7 @@ class ZipStreamResource(ResourceStream):
         reusable: Whether a second pass can succeed (all sources reusable).
     """
 
-    __slots__ = ("_reusable", "headers")
+    __slots__ = ("_headers", "_reusable")
 
     def __init__(
         self,
@@ -516,9 +551,21 @@ class ZipStreamResource(ResourceStream):
         super().__init__(_encode, members, hold_back_size)
         self._reusable = reusable
         self.content_length = content_length
-        self.headers: dict[str, str] = {"Content-Type": "application/zip"}
+        self._headers: dict[str, str] = {"Content-Type": "application/zip"}
         if content_length is not None:
-            self.headers["Content-Length"] = str(content_length)
+            self._headers["Content-Length"] = str(content_length)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The request headers for this body.
+
+        Raises [SourceConsumedError][httpx_streaming.SourceConsumedError] when a
+        one-shot source was already sent, so that
+        ``client.post(url, content=body, headers=body.headers)`` fails before
+        any request goes out instead of after httpx sent the headers.
+        """
+        _check_unconsumed(self.positional_parameters[0])
+        return dict(self._headers)
 
     @property
     def reusable(self) -> bool:  # type: ignore[override]
@@ -594,10 +641,18 @@ class _OneShot(AsyncIterator[tuple[ZipStreamFile, str]]):
         if aclose is not None:
             await aclose()
 
+    @property
+    def used(self) -> bool:
+        return self._used
+
+    @staticmethod
+    def consumed_error() -> SourceConsumedError:
+        return SourceConsumedError(
+            "this zip archive was made from an async iterable of files and was "
+            "already streamed; pass a list of files to send it again"
+        )
+
     def claim(self) -> None:
         if self._used:
-            raise SourceConsumedError(
-                "this zip archive was made from an async iterable of files and was "
-                "already streamed; pass a list of files to send it again"
-            )
+            raise self.consumed_error()
         self._used = True

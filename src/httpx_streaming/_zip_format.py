@@ -759,10 +759,6 @@ class ZipEncoder:
         """Bytes of archive produced so far."""
         return self._out.offset
 
-    @property
-    def member_count(self) -> int:
-        return len(self._central)
-
     def take(self) -> list[BytesLike]:
         """Archive chunks ready to send, in order."""
         return self._out.take()
@@ -812,7 +808,9 @@ class ZipEncoder:
         self._options = options
         self._declared = self._seen = size
         self._header_offset = self._out.offset
-        self._write_complete((data,), size, crc32(data))
+        # A stored member's CRC was computed (and a given one checked) when it was made.
+        known = options.crc32 if options.method == COMPRESSION_METHOD_NONE else None
+        self._write_complete((data,), size, crc32(data) if known is None else known)
 
     def learn_size(self, size: int | None) -> None:
         """The member's size became known after its first chunk (e.g. a response header)."""
