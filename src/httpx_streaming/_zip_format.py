@@ -252,31 +252,6 @@ def central_directory_header(
 ) -> bytes:
     """A central directory header; zip64 extra only for the values that need it."""
     flags = FLAG_UTF8 | (FLAG_DATA_DESCRIPTOR if data_descriptor else 0)
-    if uncompressed_size < ZIP64_LIMIT and compressed_size < ZIP64_LIMIT and offset < ZIP64_LIMIT:
-        # Every value fits: the common case, kept short for archives of many small members.
-        return (
-            _CENTRAL.pack(
-                CENTRAL_SIGNATURE,
-                VERSION_MADE_BY,
-                _version_needed(method, entry.is_dir, local_zip64),
-                flags,
-                method,
-                entry.dos_time,
-                entry.dos_date,
-                crc,
-                compressed_size,
-                uncompressed_size,
-                len(entry.name),
-                len(entry.extra),
-                0,
-                0,
-                0,
-                entry.external_attr,
-                offset,
-            )
-            + entry.name
-            + entry.extra
-        )
     zip64_values = []
     if uncompressed_size >= ZIP64_LIMIT:
         zip64_values.append(uncompressed_size)
