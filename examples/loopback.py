@@ -202,7 +202,7 @@ class LoopbackApp:
     async def _bytes(self, send: Send, size: int, seed: int, *, gzip: bool, chunked: bool) -> None:
         headers = [(b"content-type", b"application/octet-stream")]
         if gzip:
-            body = gzip_module.compress(pattern_bytes(size, seed))
+            body = gzip_module.compress(pattern_bytes(size, seed), mtime=0)  # reproducible
             headers.append((b"content-encoding", b"gzip"))
             chunks: Iterator[bytes] = iter([body])
             length = len(body)

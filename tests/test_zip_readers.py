@@ -92,7 +92,9 @@ def write_reference(path: Path, method: int, *, seekable: bool = True) -> Listin
     with zipfile.ZipFile(target if not seekable else path, "w", compression=method) as archive:
         for name, data in REFERENCE_MEMBERS.items():
             if data is None:
-                archive.mkdir(name.rstrip("/"))
+                folder = zipfile.ZipInfo(name)  # ZipFile.mkdir is Python >= 3.11
+                folder.external_attr = (0o40755 << 16) | 0x10
+                archive.writestr(folder, b"")
             else:
                 with archive.open(name, "w") as member:
                     member.write(data)

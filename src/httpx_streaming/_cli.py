@@ -860,6 +860,14 @@ def _backend_available(backend: str) -> bool:
         return False
 
 
+def _is_interrupted_on_python_310(exc: BaseException) -> bool:
+    # On Ctrl-C anyio's asyncio runner cancels the main task; without
+    # Task.uncancel (Python < 3.11) it cannot turn that back into a
+    # KeyboardInterrupt, and the cancellation itself comes out of anyio.run.
+    # Nothing else cancels the main task from outside.
+    return sys.version_info < (3, 11) and type(exc).__name__ == "CancelledError"
+
+
 def _fail(code: int, message: str, stream: TextIO) -> int:
     line = " ".join(message.splitlines())
     print(f"{PROG}: error: {line}", file=stream, flush=True)
@@ -899,6 +907,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(EXIT_INTERRUPTED, "interrupted", stderr)
     except BaseException as exc:
+        if _is_interrupted_on_python_310(exc):
+            return _fail(EXIT_INTERRUPTED, "interrupted", stderr)
         problem = describe_failure(exc)
         if problem is None:
             raise
