@@ -24,8 +24,8 @@ from collections.abc import AsyncIterator
 
 import anyio
 import httpx
-from loopback import LoopbackServer, Received, pattern_bytes, serve_in_thread
-from python_multipart.multipart import MultipartParser, parse_options_header
+from loopback import LoopbackServer, Received, parse_multipart, pattern_bytes, serve_in_thread
+from python_multipart.multipart import parse_options_header
 
 from httpx_streaming import (
     COMPRESSION_METHOD_DEFLATE,
@@ -135,50 +135,6 @@ async def form_upload(client: httpx.AsyncClient, path: str) -> None:
         form.add_field("files", source, file_name=file_name)
     response = await client.post(path, content=form, headers=form.headers)
     response.raise_for_status()
-
-
-def parse_multipart(body: bytes, content_type: str) -> list[tuple[dict[bytes, bytes], bytes]]:
-    """The parts of a multipart body, read by python-multipart (Starlette's parser)."""
-    _, options = parse_options_header(content_type)
-    parts: list[tuple[dict[bytes, bytes], bytes]] = []
-    headers: dict[bytes, bytes] = {}
-    name, value, data = bytearray(), bytearray(), bytearray()
-
-    def on_part_begin() -> None:
-        headers.clear()
-        data.clear()
-
-    def on_header_field(buffer: bytes, start: int, end: int) -> None:
-        name.extend(buffer[start:end])
-
-    def on_header_value(buffer: bytes, start: int, end: int) -> None:
-        value.extend(buffer[start:end])
-
-    def on_header_end() -> None:
-        headers[bytes(name).lower()] = bytes(value)
-        name.clear()
-        value.clear()
-
-    def on_part_data(buffer: bytes, start: int, end: int) -> None:
-        data.extend(buffer[start:end])
-
-    def on_part_end() -> None:
-        parts.append((dict(headers), bytes(data)))
-
-    parser = MultipartParser(
-        options[b"boundary"],
-        callbacks={
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
-    parser.write(body)
-    parser.finalize()
-    return parts
 
 
 def verify_form(server: LoopbackServer, path: str, report: Report) -> None:

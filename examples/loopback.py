@@ -72,6 +72,61 @@ def file_seed(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
+def parse_multipart(
+    body: bytes, content_type: str, chunk_size: int = 65536
+) -> list[tuple[dict[bytes, bytes], bytes]]:
+    """A multipart body's parts as (headers, data), read by python-multipart.
+
+    That is the parser Starlette and FastAPI servers use; it is fed in pieces of
+    *chunk_size* bytes, as a server receives them.
+    """
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    media_type, options = parse_options_header(content_type)
+    if media_type != b"multipart/form-data":
+        raise ValueError(f"not a multipart/form-data body: {content_type!r}")
+    parts: list[tuple[dict[bytes, bytes], bytes]] = []
+    headers: dict[bytes, bytes] = {}
+    name, value, data = bytearray(), bytearray(), bytearray()
+
+    def on_part_begin() -> None:
+        headers.clear()
+        data.clear()
+
+    def on_header_field(buffer: bytes, start: int, end: int) -> None:
+        name.extend(buffer[start:end])
+
+    def on_header_value(buffer: bytes, start: int, end: int) -> None:
+        value.extend(buffer[start:end])
+
+    def on_header_end() -> None:
+        headers[bytes(name).lower()] = bytes(value)
+        name.clear()
+        value.clear()
+
+    def on_part_data(buffer: bytes, start: int, end: int) -> None:
+        data.extend(buffer[start:end])
+
+    def on_part_end() -> None:
+        parts.append((dict(headers), bytes(data)))
+
+    parser = MultipartParser(
+        options[b"boundary"],
+        callbacks={
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    for start in range(0, len(body), chunk_size):
+        parser.write(body[start : start + chunk_size])
+    parser.finalize()
+    return parts
+
+
 @dataclass
 class Received:
     """One request the server read in full."""

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp.base_protocol import BaseProtocol
 from aiohttp.streams import StreamReader
-from python_multipart.multipart import MultipartParser, QuerystringParser, parse_options_header
+from loopback import parse_multipart
+from python_multipart.multipart import QuerystringParser, parse_options_header
 from werkzeug.http import parse_options_header as werkzeug_options
 from werkzeug.sansio.multipart import (
     Data,
@@ -73,57 +74,20 @@ def _python_multipart_boundary(content_type: str) -> bytes:
 
 def parse_python_multipart(body: bytes, content_type: str, chunk_size: int = 7919) -> list[Part]:
     """python-multipart's ``MultipartParser`` fed in odd-sized chunks (as a server would)."""
-    parts: list[Part] = []
-    headers: dict[bytes, bytes] = {}
-    header_field = bytearray()
-    header_value = bytearray()
-    data = bytearray()
-
-    def on_part_begin() -> None:
-        headers.clear()
-        data.clear()
-
-    def on_header_field(buffer: bytes, start: int, end: int) -> None:
-        header_field.extend(buffer[start:end])
-
-    def on_header_value(buffer: bytes, start: int, end: int) -> None:
-        header_value.extend(buffer[start:end])
-
-    def on_header_end() -> None:
-        headers[bytes(header_field).lower()] = bytes(header_value)
-        header_field.clear()
-        header_value.clear()
-
-    def on_part_data(buffer: bytes, start: int, end: int) -> None:
-        data.extend(buffer[start:end])
-
-    def on_part_end() -> None:
+    _python_multipart_boundary(content_type)
+    parts = []
+    for headers, data in parse_multipart(body, content_type, chunk_size):
         _, options = parse_options_header(headers.get(b"content-disposition", b""))
         filename = options.get(b"filename")
-        content_type = headers.get(b"content-type")
+        part_type = headers.get(b"content-type")
         parts.append(
             Part(
                 name=options[b"name"].decode("utf-8"),
                 filename=None if filename is None else filename.decode("utf-8"),
-                content_type=None if content_type is None else content_type.decode("latin-1"),
-                data=bytes(data),
+                content_type=None if part_type is None else part_type.decode("latin-1"),
+                data=data,
             )
         )
-
-    parser = MultipartParser(
-        _python_multipart_boundary(content_type),
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
-    for chunk in _chunks(body, chunk_size):
-        parser.write(chunk)
-    parser.finalize()
     return parts
 
 
