@@ -39,7 +39,7 @@ _JSON = "application/json"
 class _Field:
     """One validated field: its header bytes and either in-memory data or a source."""
 
-    __slots__ = ("data", "header", "multipart", "name", "source", "started", "text")
+    __slots__ = ("data", "header", "multipart", "name", "source", "text")
 
     def __init__(
         self,
@@ -59,9 +59,6 @@ class _Field:
         self.source = source
         # Whether this field alone makes the form multipart.
         self.multipart = multipart
-        # Set when a pass first pulls this field's source; a one-shot source
-        # that was started cannot be sent again.
-        self.started = False
 
     @property
     def length(self) -> int | None:
@@ -394,7 +391,7 @@ class FormData:
             source = field.source
             if source is None or is_reusable(source):
                 continue
-            if field.started or getattr(source, "consumed", False):
+            if getattr(source, "consumed", False):
                 raise SourceConsumedError(
                     f"field {field.name!r} holds a one-shot stream that was already sent, so "
                     "the form cannot be sent again; pass a reusable source instead (a "
@@ -445,7 +442,6 @@ async def _generate(segments: list[BytesLike | _Field]) -> AsyncGenerator[BytesL
         if not isinstance(segment, _Field):
             yield segment
             continue
-        segment.started = True
         stream: ByteStream = segment.source.__aiter__()  # type: ignore[attr-defined]
         chunks = _iterator_of(stream)
         failed = True
