@@ -30,12 +30,12 @@ from typing import Any
 import anyio
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
+# The loopback server is test support code, in the checkout's tests/support.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
-from loopback import serve_in_thread  # noqa: E402
+from loopback import serve_in_thread
 
-from httpx_streaming import FormData, ResourceStream  # noqa: E402
+from httpx_streaming import FormData, ResourceStream
 
 MIB = 1024 * 1024
 CHUNK = 64 * 1024

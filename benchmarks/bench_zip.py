@@ -47,8 +47,8 @@ from typing import Any
 import anyio
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
+# The loopback server is test support code; its process imports it from here.
+SUPPORT = Path(__file__).resolve().parent.parent / "tests" / "support"
 
 MiB = 1 << 20
 CHUNK = 64 * 1024
@@ -344,7 +344,7 @@ def stream_zip_many(
 
 @contextlib.contextmanager
 def loopback_server() -> Iterator[str]:
-    """examples/loopback.py's server, in its own process so it does not share our GIL."""
+    """tests/support/loopback.py's server, in its own process so it does not share our GIL."""
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from loopback import serve_in_thread\n"
@@ -352,7 +352,7 @@ def loopback_server() -> Iterator[str]:
         "    print(server.url, flush=True); sys.stdin.read()\n"
     )
     with subprocess.Popen(
-        [sys.executable, "-c", code, str(ROOT / "examples")],
+        [sys.executable, "-c", code, str(SUPPORT)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -21,11 +21,16 @@ import io
 import sys
 import zipfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import httpx
-from loopback import LoopbackServer, Received, parse_multipart, pattern_bytes, serve_in_thread
 from python_multipart.multipart import parse_options_header
+
+# The loopback server is test support code, in the checkout's tests/support.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
+
+from loopback import LoopbackServer, Received, parse_multipart, pattern_bytes, serve_in_thread
 
 from httpx_streaming import (
     COMPRESSION_METHOD_DEFLATE,

@@ -5,16 +5,10 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
-
-from loopback import LoopbackServer, serve_in_thread  # noqa: E402
+from loopback import LoopbackServer, serve_in_thread
 
 
 @pytest.fixture(

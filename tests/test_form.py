@@ -852,9 +852,9 @@ RSS_SCRIPT = textwrap.dedent(
 def test_streaming_a_2_gib_form_keeps_memory_flat(backend: str, tmp_path: Path) -> None:
     script = tmp_path / "rss.py"
     script.write_text(RSS_SCRIPT)
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    support = Path(__file__).resolve().parent / "support"
     result = subprocess.run(
-        [sys.executable, str(script), str(2 * GIB), str(examples), backend],
+        [sys.executable, str(script), str(2 * GIB), str(support), backend],
         capture_output=True,
         text=True,
         check=True,

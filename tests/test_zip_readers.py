@@ -1,6 +1,6 @@
 """The reader matrix: archives from our encoder, opened by real zip readers.
 
-The first part checks the harness itself (``tests/zip_readers.py``) against
+The first part checks the harness itself (``tests/support/zip_readers.py``) against
 archives made by Python's zipfile and zipstream-ng: every reader reads a plain
 archive, every reader notices a flipped bit, and the streaming readers really
 read from the local headers only. The second part runs the matrix on archives

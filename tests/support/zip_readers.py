@@ -48,7 +48,7 @@ from typing import IO, NamedTuple
 
 EMPTY_SHA256 = hashlib.sha256().hexdigest()
 TIMEOUT = 900.0  # seconds; a 4+ GiB archive takes a minute or two in the slowest reader
-JAVA_SOURCE = Path(__file__).resolve().parent / "java" / "ZipStreamCheck.java"
+JAVA_SOURCE = Path(__file__).resolve().parent.parent / "java" / "ZipStreamCheck.java"
 _CHUNK = 1 << 20
 
 
