@@ -525,8 +525,8 @@ sys.modules["isal"] = None  # `import isal` raises ImportError: the zlib fallbac
 sys.modules["isal.isal_zlib"] = None
 sys.path.insert(0, sys.argv[1])
 import bench_zip as bench
-from httpx_streaming import _zip_format
-assert not _zip_format.HAS_ISAL
+from httpx_streaming import _zip_deflate
+assert not _zip_deflate.HAS_ISAL
 args = json.loads(sys.argv[2])
 runner = bench.Runner(args["backend"], args["repeat"])
 log = lambda message: print(message, file=sys.stderr, flush=True)

@@ -390,7 +390,7 @@ def test_the_same_one_shot_stream_cannot_be_added_twice() -> None:
     generator = one_shot(b"a")
     form = FormData()
     form.add_field("a", generator)
-    with pytest.raises(ValueError, match="already in the form"):
+    with pytest.raises(ValueError, match="field 'a' and field 'b' share the one-shot source"):
         form.add_field("b", generator)
     assert len(form) == 1
 
@@ -750,7 +750,7 @@ async def test_respx_shows_the_consumed_one_shot_error() -> None:
         assert (
             await client.post("https://api.example/upload", content=form, headers=headers)
         ).status_code == 503
-        with pytest.raises(httpx.StreamConsumed, match="one-shot stream that was already sent"):
+        with pytest.raises(httpx.StreamConsumed, match="field 'once' holds a one-shot stream"):
             await client.post("https://api.example/upload", content=form, headers=headers)
     assert len(respx.calls) == 1
 

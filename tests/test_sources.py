@@ -19,7 +19,7 @@ from httpx_streaming import (
     as_byte_source,
     stream_file,
 )
-from httpx_streaming._sources import source_length
+from httpx_streaming._validation import source_length
 
 
 async def collect(source: object) -> bytes:

@@ -13,16 +13,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from httpx_streaming import LengthMismatchError
-from httpx_streaming import _zip_format as fmt
-from httpx_streaming._zip_format import (
+from httpx_streaming import LengthMismatchError, _zip_deflate
+from httpx_streaming._zip_deflate import PROBE_SIZE, REPROBE_SEGMENTS, SEGMENT_SIZE, Deflater
+from httpx_streaming._zip_encoder import MemberOptions, ZipEncoder, archive_length
+from httpx_streaming._zip_output import OUTPUT_CHUNK_SIZE
+from httpx_streaming._zip_records import (
     COMPRESSION_METHOD_DEFLATE,
     COMPRESSION_METHOD_NONE,
-    Deflater,
     Entry,
-    MemberOptions,
-    ZipEncoder,
-    archive_length,
     central_directory_header,
     data_descriptor,
     dos_date_time,
@@ -468,7 +466,7 @@ def test_small_pieces_are_coalesced_and_big_chunks_pass_through() -> None:
         encoder.feed(b"y" * 100)
         encoder.end()
         chunks.extend(encoder.take())
-    big = bytes(fmt.OUTPUT_CHUNK_SIZE * 4)
+    big = bytes(OUTPUT_CHUNK_SIZE * 4)
     encoder.begin(options("big", crc=zlib.crc32(big)), len(big))
     encoder.feed(big)
     taken = encoder.take()
@@ -505,13 +503,13 @@ def test_incompressible_small_member_is_stored() -> None:
 
 def test_incompressible_held_member_skips_full_compression(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    original = fmt.compress_whole
+    original = _zip_deflate.compress_whole
 
     def counting(data: Sequence[bytes], level: int) -> list[bytes]:
         calls.append(sum(len(piece) for piece in data))
         return original(data, level)
 
-    monkeypatch.setattr(fmt, "compress_whole", counting)
+    monkeypatch.setattr(_zip_deflate, "compress_whole", counting)
     data = os.urandom(300_000)
     archive = encode(
         [(options(method=COMPRESSION_METHOD_DEFLATE), None, chunked(data, 65536))],
@@ -579,11 +577,11 @@ def test_long_incompressible_member_is_deflated_as_stored_blocks() -> None:
 
 
 def test_deflater_switches_both_ways() -> None:
-    text = text_bytes(fmt.SEGMENT_SIZE * 2)
-    noise = os.urandom(fmt.SEGMENT_SIZE * 3)
+    text = text_bytes(SEGMENT_SIZE * 2)
+    noise = os.urandom(SEGMENT_SIZE * 3)
     # Compressible, then incompressible (switch to stored blocks), then
     # compressible again after the re-probe interval.
-    data = text + noise + text_bytes(fmt.SEGMENT_SIZE * (fmt.REPROBE_SEGMENTS + 2), seed=2)
+    data = text + noise + text_bytes(SEGMENT_SIZE * (REPROBE_SEGMENTS + 2), seed=2)
     deflater = Deflater(6, incompressible=False)
     out = []
     states = []
@@ -791,7 +789,7 @@ def test_add_matches_begin_feed_end(hold_back_size: int) -> None:
 def test_local_zip64_decision_for_declared_sizes(method: int, size: int, zip64: bool) -> None:
     encoder = ZipEncoder()
     encoder.begin(options(method=method), size)
-    encoder.feed(text_bytes(fmt.PROBE_SIZE + 1))
+    encoder.feed(text_bytes(PROBE_SIZE + 1))
     encoder.flush()
     header = local_header_at(b"".join(bytes(chunk) for chunk in encoder.take()))
     assert header["flags"] == 0x808

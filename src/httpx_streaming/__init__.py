@@ -5,20 +5,12 @@ streaming multipart/form-data and streaming ZIP archives, all usable as
 httpx's ``content=``.
 """
 
+from ._errors import LengthMismatchError, SourceConsumedError
 from ._form import FormData
-from ._resource import (
-    ByteStream,
-    LengthMismatchError,
-    ResourceStream,
-    ResourceStreamFunction,
-)
-from ._sources import (
-    ByteSource,
-    SourceConsumedError,
-    as_byte_source,
-    stream_file,
-    stream_response,
-)
+from ._resource import ResourceStream, ResourceStreamFunction
+from ._response import stream_response
+from ._sources import as_byte_source, stream_file
+from ._types import ByteSource
 from ._zip import (
     COMPRESSION_METHOD_DEFLATE,
     COMPRESSION_METHOD_NONE,
@@ -33,7 +25,6 @@ __all__ = [
     "COMPRESSION_METHOD_DEFLATE",
     "COMPRESSION_METHOD_NONE",
     "ByteSource",
-    "ByteStream",
     "FormData",
     "LengthMismatchError",
     "ResourceStream",

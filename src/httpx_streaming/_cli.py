@@ -31,10 +31,12 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from ._errors import LengthMismatchError
 from ._form import FormData
 from ._progress import CountingSource, ProgressBar
-from ._resource import BytesLike, LengthMismatchError, ResourceStream
-from ._sources import stream_response
+from ._resource import ResourceStream
+from ._response import stream_response
+from ._types import BytesLike
 from ._zip import (
     COMPRESSION_METHOD_DEFLATE,
     COMPRESSION_METHOD_NONE,

@@ -9,26 +9,18 @@ through untouched.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any, final
 
-import anyio
-
 from . import _multipart as mp
-from ._resource import BytesLike, ByteStream, LengthMismatchError, check_chunk, describe
-from ._sources import (
-    THREAD_READ_SIZE,
-    BytesSource,
-    SourceConsumedError,
-    as_byte_source,
-    is_reusable,
-    source_length,
-    stream_file,
-)
+from ._errors import check_length, length_error
+from ._passes import OneShotValues, open_pass, refuse_consumed
+from ._sources import THREAD_READ_SIZE, BytesSource, as_byte_source, stream_file
+from ._types import BytesLike, ByteSource
+from ._validation import check_chunk, describe, source_length
 
 _OCTET_STREAM = "application/octet-stream"
 _TEXT_PLAIN = "text/plain; charset=utf-8"
@@ -48,7 +40,7 @@ class _Field:
         *,
         text: str | None = None,
         data: BytesLike | None = None,
-        source: object = None,
+        source: ByteSource | None = None,
         multipart: bool = True,
     ) -> None:
         self.name = name
@@ -109,7 +101,7 @@ class FormData:
             three characters are refused.
     """
 
-    __slots__ = ("_boundary", "_custom_boundary", "_fields", "_one_shot_values", "_quote_fields")
+    __slots__ = ("_boundary", "_custom_boundary", "_fields", "_one_shot", "_quote_fields")
 
     def __init__(self, *, boundary: str | None = None, quote_fields: bool = True) -> None:
         if boundary is None:
@@ -120,8 +112,7 @@ class FormData:
             self._custom_boundary = True
         self._quote_fields = bool(quote_fields)
         self._fields: list[_Field] = []
-        # Holds the one-shot values themselves (not their ids, which could be reused).
-        self._one_shot_values: list[object] = []
+        self._one_shot = OneShotValues()
 
     # --- building ----------------------------------------------------------------
 
@@ -234,7 +225,7 @@ class FormData:
                 "or use add_json for JSON values"
             )
         if isinstance(value, bytes | bytearray | memoryview):
-            source: object = BytesSource(check_chunk(value, f"field {name!r}"))
+            source: ByteSource = BytesSource(check_chunk(value, f"field {name!r}"))
         elif isinstance(value, pathlib.PurePath):
             # Larger reads than stream_file's default: each read is a hop to a
             # worker thread, and at 64 KiB those hops cost more than the I/O.
@@ -257,13 +248,8 @@ class FormData:
         if isinstance(source, BytesSource):
             self._add_data(name, source.data, content_type, file_name, transfer_encoding)
             return
-        if not is_reusable(source):
-            if any(kept is value for kept in self._one_shot_values):
-                raise ValueError(
-                    f"field {name!r}: this one-shot stream ({describe(value)}) is already "
-                    "in the form and can be read only once"
-                )
-            self._one_shot_values.append(value)
+        if not source.reusable:
+            self._one_shot.claim(value, f"field {name!r}")
         header = self._header(name, file_name, content_type, transfer_encoding)
         self._fields.append(_Field(name, header, source=source))
 
@@ -377,7 +363,12 @@ class FormData:
     @property
     def reusable(self) -> bool:
         """Whether the form can be sent more than once (all its values are reusable)."""
-        return all(field.source is None or is_reusable(field.source) for field in self._fields)
+        return all(field.source is None or field.source.reusable for field in self._fields)
+
+    @property
+    def consumed(self) -> bool:
+        """Whether a one-shot value was already read, so the form cannot be sent again."""
+        return any(field.source is not None and field.source.consumed for field in self._fields)
 
     def __len__(self) -> int:
         return len(self._fields)
@@ -388,16 +379,8 @@ class FormData:
 
     def _check_not_consumed(self) -> None:
         for field in self._fields:
-            source = field.source
-            if source is None or is_reusable(source):
-                continue
-            if getattr(source, "consumed", False):
-                raise SourceConsumedError(
-                    f"field {field.name!r} holds a one-shot stream that was already sent, so "
-                    "the form cannot be sent again; pass a reusable source instead (a "
-                    "pathlib.Path, bytes, or a ResourceStream, e.g. from "
-                    "ResourceStreamFunction or stream_response)"
-                )
+            if field.source is not None:
+                refuse_consumed(field.source, f"field {field.name!r}")
 
     def _urlencoded(self) -> bytes:
         return mp.urlencode((field.name, field.text or "") for field in self._fields)
@@ -435,76 +418,45 @@ async def _generate(segments: list[BytesLike | _Field]) -> AsyncGenerator[BytesL
 
     An async generator rather than an iterator class: per chunk it costs one
     generator step, which keeps the form as fast as a bare generator. For the
-    same reason it reads the iterator under each source's ByteStream directly
-    and does the stream's checks (bytes-like chunks, declared length) inline.
+    same reason it reads the iterator under each source's pass directly and
+    does the pass's checks (bytes-like chunks, declared length) inline.
     """
     for segment in segments:
         if not isinstance(segment, _Field):
             yield segment
             continue
-        stream: ByteStream = segment.source.__aiter__()  # type: ignore[attr-defined]
-        chunks = _iterator_of(stream)
-        failed = True
-        try:
+        assert segment.source is not None
+        async with open_pass(segment.source) as stream:
+            chunks = stream.iterator
             try:
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
-                seen: int | None = 0
-            else:
+                check_length(stream.source, stream.content_length, 0, finished=True)
+                continue
+            if type(chunk) is not bytes:
+                chunk = check_chunk(chunk, stream.source)
+            # A length can only be checked if one is declared, possibly once
+            # the first chunk was asked for (a response's headers); otherwise
+            # skip counting, which is a real part of the cost per chunk.
+            declared = stream.content_length
+            seen = len(chunk)
+            if declared is not None and seen > declared:
+                raise length_error(stream.source, declared, seen, finished=False)
+            yield chunk
+            if declared is None:
+                async for chunk in chunks:
+                    if type(chunk) is not bytes:
+                        chunk = check_chunk(chunk, stream.source)
+                    yield chunk
+                continue
+            async for chunk in chunks:
                 if type(chunk) is not bytes:
-                    chunk = check_chunk(chunk, stream)
-                # A length can only be checked if one is declared, possibly
-                # once the first chunk was asked for (a response's headers);
-                # otherwise skip counting, which is a real part of the cost
-                # per chunk.
-                declared = stream.content_length
-                if declared is not None and len(chunk) > declared:
-                    raise _too_long(stream, declared, len(chunk))
+                    chunk = check_chunk(chunk, stream.source)
+                seen += len(chunk)
+                if seen > declared:  # before the extra bytes go out
+                    raise length_error(stream.source, declared, seen, finished=False)
                 yield chunk
-                if declared is None:
-                    seen = None
-                    async for chunk in chunks:
-                        if type(chunk) is not bytes:
-                            chunk = check_chunk(chunk, stream)
-                        yield chunk
-                else:
-                    seen = len(chunk)
-                    async for chunk in chunks:
-                        if type(chunk) is not bytes:
-                            chunk = check_chunk(chunk, stream)
-                        seen += len(chunk)
-                        if seen > declared:  # before the extra bytes go out
-                            raise _too_long(stream, declared, seen)
-                        yield chunk
-            expected = stream.content_length
-            if expected is not None and seen is not None and expected != seen:
-                raise LengthMismatchError(
-                    f"{stream!r} declared {expected} bytes but yielded {seen}"
-                )
-            failed = False
-        finally:
-            if failed:
-                await _close_after_error(stream)
-            else:
-                await stream.aclose()
-
-
-def _too_long(stream: ByteStream, declared: int, seen: int) -> LengthMismatchError:
-    return LengthMismatchError(
-        f"{stream!r} declared {declared} bytes but yielded more ({seen} so far)"
-    )
-
-
-def _iterator_of(stream: ByteStream) -> AsyncIterator[Any]:
-    """The iterator a ByteStream wraps (the form runs the stream's checks inline)."""
-    return stream.iterator if type(stream) is ByteStream else stream
-
-
-async def _close_after_error(stream: ByteStream) -> None:
-    # Shielded so that a cancelled consumer still runs the source's cleanup; and
-    # the error being propagated matters more than a failure to close.
-    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-        await stream.aclose()
+            check_length(stream.source, declared, seen, finished=True)
 
 
 def _file_name_of(value: object) -> str | None:

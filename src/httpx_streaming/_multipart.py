@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from typing import TypeVar
 from urllib.parse import quote_plus
 
-from ._resource import BytesLike, describe
+from ._types import BytesLike
+from ._validation import describe
 
 T = TypeVar("T")
 

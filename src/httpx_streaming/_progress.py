@@ -21,7 +21,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TextIO, final
 
-from ._resource import BytesLike
+from ._passes import close_pass
+from ._types import BytesLike
+from ._validation import is_reusable, source_length
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -184,12 +186,11 @@ class CountingSource:
 
     @property
     def content_length(self) -> int | None:
-        length = getattr(self._source, "content_length", None)
-        return length if isinstance(length, int) else None
+        return source_length(self._source)
 
     @property
     def reusable(self) -> bool:
-        return bool(getattr(self._source, "reusable", False))
+        return is_reusable(self._source)
 
     def __aiter__(self) -> CountingStream:
         iterator = self._source.__aiter__()
@@ -213,8 +214,7 @@ class CountingStream(AsyncIterator[BytesLike]):
 
     @property
     def content_length(self) -> int | None:
-        length = getattr(self._iterator, "content_length", None)
-        return length if isinstance(length, int) else None
+        return source_length(self._iterator)
 
     def __aiter__(self) -> CountingStream:
         return self
@@ -231,6 +231,4 @@ class CountingStream(AsyncIterator[BytesLike]):
 
     async def aclose(self) -> None:
         """Close the wrapped iterator."""
-        aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await close_pass(self._iterator)

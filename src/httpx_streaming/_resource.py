@@ -14,137 +14,13 @@ import types
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, Generic, ParamSpec, final
 
+from ._passes import SourcePass
+from ._validation import describe
+
 P = ParamSpec("P")
 
-BytesLike = bytes | bytearray | memoryview
 
-
-def describe(value: object, limit: int = 60) -> str:
-    """A short ``repr`` and the type name of *value*, for error messages."""
-    text = repr(value)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return f"{text} (type {type(value).__name__})"
-
-
-def check_chunk(chunk: object, source: object) -> BytesLike:
-    """Return *chunk* as a bytes-like object of single bytes, or raise TypeError.
-
-    ``bytes`` and ``bytearray`` pass through untouched; a memoryview of wider
-    items is recast to bytes without copying.
-    """
-    if isinstance(chunk, bytes | bytearray):
-        return chunk
-    if isinstance(chunk, memoryview):
-        if chunk.itemsize == 1 and chunk.ndim == 1:
-            return chunk
-        try:
-            return chunk.cast("B")
-        except TypeError as exc:
-            raise TypeError(
-                f"{source!r} yielded a memoryview that is not contiguous: {exc}"
-            ) from None
-    if not isinstance(chunk, str | int):
-        try:
-            view = memoryview(chunk)  # type: ignore[arg-type]
-        except TypeError:
-            pass
-        else:
-            return view.cast("B") if view.ndim != 1 or view.itemsize != 1 else view
-    raise TypeError(
-        f"{source!r} yielded {describe(chunk)}; chunks must be bytes-like "
-        "(bytes, bytearray or memoryview)"
-    )
-
-
-class LengthMismatchError(ValueError):
-    """A source yielded a different number of bytes than it declared in advance.
-
-    Sending it on would make a ``Content-Length`` (or a zip's sizes) lie, so the
-    body is aborted instead.
-    """
-
-
-@final
-class ByteStream(AsyncIterator[BytesLike]):
-    """One pass over a byte source: checks chunk types and closes what it wraps.
-
-    ``content_length`` is the number of bytes this pass will yield when it is
-    known. It may become known only once the first chunk has been requested
-    (for example when a response's headers arrive), so readers that want it
-    look after their first ``__anext__``.
-    """
-
-    __slots__ = ("_declared", "_iterator", "_seen", "_source")
-
-    def __init__(
-        self,
-        iterator: AsyncIterator[Any],
-        source: object,
-        content_length: int | None = None,
-    ) -> None:
-        self._iterator = iterator
-        self._source = source
-        self._declared = content_length
-        self._seen = 0
-
-    @property
-    def content_length(self) -> int | None:
-        if self._declared is not None:
-            return self._declared
-        announced = getattr(self._iterator, "content_length", None)
-        return announced if isinstance(announced, int) else None
-
-    @property
-    def iterator(self) -> AsyncIterator[Any]:
-        """The iterator this stream wraps, unchecked.
-
-        For encoders on a hot path that run the same checks inline (chunk type
-        with ``check_chunk``, declared length) to save a coroutine per chunk;
-        everyone else iterates the stream itself.
-        """
-        return self._iterator
-
-    def __aiter__(self) -> ByteStream:
-        return self
-
-    async def __anext__(self) -> BytesLike:
-        try:
-            chunk = await self._iterator.__anext__()
-        except StopAsyncIteration:
-            expected = self.content_length
-            if expected is not None and expected != self._seen:
-                raise LengthMismatchError(
-                    f"{self._source!r} declared {expected} bytes but yielded {self._seen}"
-                ) from None
-            raise
-        if type(chunk) is not bytes:
-            try:
-                chunk = check_chunk(chunk, self._source)
-            except TypeError:
-                await self.aclose()  # the source must not be left suspended
-                raise
-        self._seen += len(chunk)
-        limit = self._declared if self._declared is not None else self.content_length
-        if limit is not None and self._seen > limit:
-            # Caught before the extra bytes go out, not by the peer's parser.
-            await self.aclose()
-            raise LengthMismatchError(
-                f"{self._source!r} declared {limit} bytes but yielded more ({self._seen} so far)"
-            )
-        return chunk  # type: ignore[no-any-return]
-
-    async def aclose(self) -> None:
-        """Close the underlying iterator (its ``finally`` blocks run now)."""
-        aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    def __repr__(self) -> str:
-        return f"<ByteStream of {self._source!r}>"
-
-
-class ResourceStream(AsyncIterable[BytesLike]):
+class ResourceStream:
     """A reusable async iterable of bytes: every ``async for`` starts afresh.
 
     Each iteration calls ``function(*args, **kwargs)`` and iterates what it
@@ -163,11 +39,14 @@ class ResourceStream(AsyncIterable[BytesLike]):
         positional_parameters: Positional arguments passed on every call.
         keyword_parameters: Keyword arguments passed on every call.
         content_length: Bytes per pass when known in advance, else ``None``.
+        reusable: Always ``True``.
+        consumed: Always ``False``: every pass starts afresh.
     """
 
     __slots__ = ("content_length", "function", "keyword_parameters", "positional_parameters")
 
     reusable = True
+    consumed = False
 
     def __init__(
         self, function: Callable[..., AsyncIterable[Any]], /, *args: Any, **kwargs: Any
@@ -178,7 +57,7 @@ class ResourceStream(AsyncIterable[BytesLike]):
         self.keyword_parameters: dict[str, Any] = kwargs
         self.content_length: int | None = None
 
-    def __aiter__(self) -> ByteStream:
+    def __aiter__(self) -> SourcePass:
         produced = self.function(*self.positional_parameters, **self.keyword_parameters)
         if isinstance(produced, AsyncIterator):
             iterator: AsyncIterator[Any] = produced
@@ -191,7 +70,7 @@ class ResourceStream(AsyncIterable[BytesLike]):
                 f"{_function_name(self.function)} returned {describe(produced)}; "
                 "a ResourceStream function must return an async iterable of bytes"
             )
-        return ByteStream(iterator, self, self.content_length)
+        return SourcePass(iterator, self, self.content_length)
 
     def __repr__(self) -> str:
         arguments = [repr(value) for value in self.positional_parameters]

@@ -1,47 +1,30 @@
 """Streaming ZIP archives: ``ZipStreamFile``, ``stream_zip``, ``create_zip_stream_resource``.
 
-The format work is done by the sans-IO ``ZipEncoder`` (``_zip_format``); this
-module validates what users pass and moves chunks between the sources and the
-encoder.
+The format work is done by the sans-IO ``ZipEncoder`` (``_zip_encoder``) and
+the options are checked by ``_zip_options``; this module turns what users pass
+into members and moves chunks between their sources and the encoder.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-import stat
-import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sequence
 from datetime import datetime
+from typing import final
 
 import anyio
 
-from ._resource import BytesLike, ResourceStream, check_chunk, describe
-from ._sources import (
-    BytesSource,
-    OneShotSource,
-    SourceConsumedError,
-    SyncFileSource,
-    as_byte_source,
-    is_reusable,
-    source_length,
-)
-from ._zip_format import (
-    COMPRESSION_METHOD_DEFLATE,
-    COMPRESSION_METHOD_NONE,
-    DEFAULT_COMPRESSION_LEVEL,
+from ._errors import SourceConsumedError
+from ._passes import OneShotValues, close_pass, open_pass, refuse_consumed
+from ._sources import BytesSource, as_byte_source
+from ._types import BytesLike, ByteSource, NoPublicConstructor
+from ._validation import check_chunk, describe, is_reusable, source_length
+from ._zip_deflate import crc32 as compute_crc32
+from ._zip_encoder import (
     DEFAULT_HOLD_BACK_SIZE,
-    MAX_HOLD_BACK_SIZE,
-    Entry,
     MemberOptions,
     ZipEncoder,
     archive_length,
-    dos_date_time,
-    extended_timestamp,
-    external_attributes,
-)
-from ._zip_format import (
-    crc32 as compute_crc32,
+    member_options,
 )
 from ._zip_names import (
     check_deduplicator,
@@ -51,6 +34,19 @@ from ._zip_names import (
     start_deduplicator,
     validate_name,
 )
+from ._zip_options import (
+    TimeFields,
+    check_crc,
+    check_hold_back,
+    check_level,
+    check_method,
+    check_mode,
+    check_size,
+    check_time,
+    now,
+    time_fields,
+)
+from ._zip_records import COMPRESSION_METHOD_DEFLATE, COMPRESSION_METHOD_NONE, Entry
 
 __all__ = [
     "COMPRESSION_METHOD_DEFLATE",
@@ -61,9 +57,8 @@ __all__ = [
     "stream_zip",
 ]
 
-_UNSUPPORTED_METHODS = {12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz", 98: "ppmd"}
 
-
+@final
 class ZipStreamFile:
     """One member of a streamed zip archive.
 
@@ -139,7 +134,7 @@ class ZipStreamFile:
     ) -> None:
         self.name: str = validate_name(name)
         self.is_dir: bool = name.endswith("/")
-        self.source: ResourceStream | BytesSource | OneShotSource | SyncFileSource
+        self.source: ByteSource
         declared: int | None
         if type(stream) is bytes:  # the common case, made cheap for many small members
             self.source, declared, reusable = BytesSource(stream), len(stream), True
@@ -148,16 +143,17 @@ class ZipStreamFile:
             declared, reusable = source_length(self.source), is_reusable(self.source)
         # What was given, when it can be read once: two members must not share it.
         self._one_shot: object = None if reusable else stream
-        self.compression_method: int = _check_method(compression_method)
-        self.compression_level: int = _check_level(compression_level)
+        self.compression_method: int = check_method(compression_method)
+        self.compression_level: int = check_level(compression_level)
+        self._times: TimeFields
         if modified_at is None:
-            self.modified_at, self._times = _now()
+            self.modified_at, self._times = now()
         else:
-            self.modified_at = _check_time(modified_at)
-            self._times = _time_fields(self.modified_at)
-        self.mode: int = _check_mode(mode, self.is_dir)
-        self.size: int | None = declared if size is None else _check_size(size, declared)
-        self.crc32: int | None = None if crc32 is None else _check_crc(crc32)
+            self.modified_at = check_time(modified_at)
+            self._times = time_fields(self.modified_at)
+        self.mode: int = check_mode(mode, self.is_dir)
+        self.size: int | None = check_size(size, declared)
+        self.crc32: int | None = check_crc(crc32)
         if self.is_dir and self.size != 0:
             raise ValueError(
                 f"folder {name!r} cannot have data; got {describe(stream)} (pass no stream, or b'')"
@@ -182,18 +178,15 @@ class ZipStreamFile:
         if cached is not None and cached[0] == name:
             return cached[1]
         dos_date, dos_time, unix_time = self._times
-        is_dir = self.is_dir
-        # Entry.make's fields, made directly: this runs once per member.
-        entry = Entry(
-            name.encode("utf-8"),
-            is_dir,
-            dos_date,
-            dos_time,
-            extended_timestamp(unix_time),
-            external_attributes(self.mode, is_dir),
+        entry = Entry.make(
+            name,
+            is_dir=self.is_dir,
+            dos_date=dos_date,
+            dos_time=dos_time,
+            unix_time=unix_time,
+            mode=self.mode,
         )
-        method = COMPRESSION_METHOD_NONE if is_dir else self.compression_method
-        options = MemberOptions(entry, method, self.compression_level, self.crc32)
+        options = member_options(entry, self.compression_method, self.compression_level, self.crc32)
         self._options = (name, options)
         return options
 
@@ -202,157 +195,27 @@ class ZipStreamFile:
         return f"<ZipStreamFile {self.name!r} {method} {self.source!r}>"
 
 
-def _check_method(method: object) -> int:
-    if type(method) is int and method in (COMPRESSION_METHOD_NONE, COMPRESSION_METHOD_DEFLATE):
-        return method
-    if isinstance(method, bool) or not isinstance(method, int):
-        raise TypeError(f"compression_method must be an int, got {describe(method)}")
-    if method in (COMPRESSION_METHOD_NONE, COMPRESSION_METHOD_DEFLATE):
-        return method
-    if method in _UNSUPPORTED_METHODS:
-        raise ValueError(
-            f"compression method {method} ({_UNSUPPORTED_METHODS[method]}) is not supported; "
-            "use COMPRESSION_METHOD_NONE (0) or COMPRESSION_METHOD_DEFLATE (8)"
-        )
-    raise ValueError(
-        f"unknown compression method {method}; use COMPRESSION_METHOD_NONE (0) or "
-        "COMPRESSION_METHOD_DEFLATE (8)"
-    )
-
-
-def _check_level(level: object) -> int:
-    if level is None:
-        return DEFAULT_COMPRESSION_LEVEL
-    if isinstance(level, bool) or not isinstance(level, int):
-        raise TypeError(f"compression_level must be an int or None, got {describe(level)}")
-    if not 0 <= level <= 9:
-        raise ValueError(f"compression_level must be 0 to 9, got {level}")
-    return level
-
-
-def _check_time(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value).astimezone()
-        except (OverflowError, OSError, ValueError) as exc:
-            raise ValueError(
-                f"modified_at {describe(value)} is not a usable timestamp: {exc}"
-            ) from None
-    raise TypeError(
-        f"modified_at must be a datetime, a Unix timestamp or None, got {describe(value)}"
-    )
-
-
-_TimeFields = tuple[int, int, int | None]
-_last_now: tuple[int, datetime, _TimeFields] | None = None
-
-
-def _now() -> tuple[datetime, _TimeFields]:
-    """The current local time to the second (zip times hold no more), cached per second."""
-    global _last_now
-    seconds = int(time.time())
-    if _last_now is None or seconds != _last_now[0]:
-        moment = datetime.fromtimestamp(seconds).astimezone()
-        _last_now = (seconds, moment, _time_fields(moment))
-    return _last_now[1], _last_now[2]
-
-
-_last_time: tuple[datetime, _TimeFields] | None = None
-
-
-def _time_fields(moment: datetime) -> _TimeFields:
-    """DOS date, DOS time and Unix time of *moment* (members made together share them)."""
-    global _last_time
-    # Members made together usually share one datetime object: a datetime is
-    # immutable, so the same object has the same fields, found without hashing.
-    last = _last_time
-    if last is not None and last[0] is moment:
-        return last[1]
-    # Aware datetimes of one instant in two zones compare equal but have other
-    # wall-clock times: the cache key must tell them apart.
-    fields = _cached_time_fields(moment.replace(tzinfo=None), moment.utcoffset(), moment)
-    _last_time = (moment, fields)
-    return fields
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_time_fields(wall: datetime, offset: object, moment: datetime) -> _TimeFields:
-    try:
-        unix_time: int | None = math.floor(moment.timestamp())
-    except (OverflowError, OSError, ValueError):
-        unix_time = None
-    return (*dos_date_time(moment), unix_time)
-
-
-def _check_mode(mode: object, is_dir: bool) -> int:
-    if mode is None:
-        return 0o755 if is_dir else 0o644
-    if isinstance(mode, bool) or not isinstance(mode, int):
-        raise TypeError(f"mode must be an int such as 0o644, got {describe(mode)}")
-    kind = stat.S_IFMT(mode) if 0 <= mode <= 0o177777 else -1
-    expected = stat.S_IFDIR if is_dir else stat.S_IFREG
-    if kind not in (0, expected) or mode & ~(0o7777 | kind):
-        what = "folder" if is_dir else "regular file"
-        raise ValueError(f"mode {mode:#o} is not the permission bits of a {what}")
-    return stat.S_IMODE(mode)
-
-
-def _check_size(size: object, declared: int | None) -> int | None:
-    if size is None:
-        return declared
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"size must be an int or None, got {describe(size)}")
-    if size < 0:
-        raise ValueError(f"size must not be negative, got {size}")
-    if declared is not None and declared != size:
-        raise ValueError(f"size={size} but the stream declares {declared} bytes")
-    return size
-
-
-def _check_crc(crc: object) -> int | None:
-    if crc is None:
-        return None
-    if isinstance(crc, bool) or not isinstance(crc, int):
-        raise TypeError(f"crc32 must be an int or None, got {describe(crc)}")
-    if not 0 <= crc <= 0xFFFFFFFF:
-        raise ValueError(f"crc32 must be an unsigned 32-bit value, got {crc}")
-    return crc
-
-
-def _check_hold_back(size: object) -> int:
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"hold_back_size must be an int, got {describe(size)}")
-    if not 0 <= size <= MAX_HOLD_BACK_SIZE:
-        raise ValueError(f"hold_back_size must be 0 to {MAX_HOLD_BACK_SIZE}, got {size}")
-    return size
-
-
 def _check_member(value: object) -> ZipStreamFile:
     if not isinstance(value, ZipStreamFile):
         raise TypeError(f"zip members must be ZipStreamFile objects, got {describe(value)}")
     return value
 
 
-def _named(
-    files: Sequence[object], name_deduplicator: object
-) -> tuple[tuple[ZipStreamFile, str], ...]:
+def _label(member: ZipStreamFile) -> str:
+    return f"zip member {member.name!r}"
+
+
+def _named(files: Sequence[object], name_deduplicator: object) -> tuple[_Named, ...]:
     members = [_check_member(value) for value in files]
-    one_shot: dict[int, str] = {}
+    one_shot = OneShotValues()
     for member in members:
-        given = member._one_shot
-        if given is None:
-            continue
-        other = one_shot.get(id(given))
-        if other is not None:
-            raise ValueError(
-                f"zip members {other!r} and {member.name!r} share the one-shot source "
-                f"{given!r}, which can be read only once"
-            )
-        one_shot[id(given)] = member.name
+        if member._one_shot is not None:
+            one_shot.claim(member._one_shot, _label(member))
     names = deduplicate_all(name_deduplicator, [member.name for member in members])
     return tuple(zip(members, names, strict=True))
+
+
+_Named = tuple[ZipStreamFile, str]
 
 
 # --- the async layer -------------------------------------------------------------
@@ -363,19 +226,35 @@ def _named(
 _COMPRESS_AT_ONCE_LIMIT = 1024 * 1024
 
 
+@final
+class _LazyMembers:
+    """Members named as they come from an async iterable: a second pass fails up front."""
+
+    __slots__ = ("_members", "used")
+
+    def __init__(self, members: AsyncIterator[_Named]) -> None:
+        self._members = members
+        self.used = False
+
+    def claim(self) -> AsyncIterator[_Named]:
+        if self.used:
+            raise SourceConsumedError(
+                "this zip archive was made from an async iterable of files and was "
+                "already streamed; pass a list of files to send it again"
+            )
+        self.used = True
+        return self._members
+
+
 async def _encode(
-    members: tuple[tuple[ZipStreamFile, str], ...] | AsyncIterator[tuple[ZipStreamFile, str]],
-    hold_back_size: int,
+    members: tuple[_Named, ...] | AsyncIterator[_Named], hold_back_size: int
 ) -> AsyncGenerator[BytesLike, None]:
     """Pull every member's source through the encoder; close sources on every way out."""
-    encoder = ZipEncoder(hold_back_size=hold_back_size)
     if isinstance(members, tuple):
         planned, lazy = members, None
     else:
         planned, lazy = (), members
-        if isinstance(lazy, _OneShot):
-            lazy.claim()
-    _check_unconsumed(planned)
+    encoder = ZipEncoder(hold_back_size=hold_back_size)
     index = 0
     try:
         while True:
@@ -403,69 +282,51 @@ async def _encode(
                 continue
             encoder.begin(member._encoder_options(name), member.size)
             if not member.is_dir:
-                stream = source.__aiter__()
-                try:
-                    async for chunk in stream:
-                        if member.size is None:
+                async with open_pass(source) as stream:
+                    size_unknown = member.size is None
+                    async for chunk in stream.iterator:
+                        if type(chunk) is not bytes:
+                            chunk = check_chunk(chunk, source)
+                        if size_unknown:
                             # A response knows its length once its headers are in.
-                            encoder.learn_size(getattr(stream, "content_length", None))
+                            encoder.learn_size(stream.content_length)
                         encoder.feed(chunk)
                         for ready in encoder.take():
                             yield ready
-                except BaseException:
-                    with anyio.CancelScope(shield=True):
-                        await stream.aclose()
-                    raise
-                # Finished sources close at once; no shield needed on this path.
-                await stream.aclose()
             encoder.end()
             for ready in encoder.take():
                 yield ready
         encoder.finish()
         for ready in encoder.take():
             yield ready
-    except BaseException:
+    except BaseException as error:
         await _close_unstarted(planned[index:])
-        raise
-    finally:
         if lazy is not None:
-            with anyio.CancelScope(shield=True):
-                await lazy.aclose()  # type: ignore[attr-defined]
+            await close_pass(lazy, error)
+        raise
+    if lazy is not None:
+        await close_pass(lazy)
 
 
-def _check_unconsumed(
-    members: tuple[tuple[ZipStreamFile, str], ...] | AsyncIterator[tuple[ZipStreamFile, str]],
-) -> None:
+def _refuse_consumed(members: Sequence[_Named]) -> None:
     """Raise now, before any byte, if a pass could not send every member in full."""
-    if isinstance(members, _OneShot):
-        if members.used:
-            raise _OneShot.consumed_error()
-        return
-    if not isinstance(members, tuple):
-        return
     for member, _ in members:
-        if getattr(member.source, "consumed", False):
-            raise SourceConsumedError(
-                f"the source of zip member {member.name!r} is one-shot and was already "
-                "consumed; make it reusable (ResourceStreamFunction) to send the archive again"
-            )
+        refuse_consumed(member.source, _label(member))
 
 
-async def _close_unstarted(members: Sequence[tuple[ZipStreamFile, str]]) -> None:
+async def _close_unstarted(members: Sequence[_Named]) -> None:
     # One-shot sources that will never be read (async generators, async files)
     # are closed now rather than left to the garbage collector.
     with anyio.CancelScope(shield=True):
         for member, _ in members:
             source = member.source
-            if is_reusable(source) or getattr(source, "consumed", True):
-                continue
-            stream = source.__aiter__()
-            await stream.aclose()
+            if not source.reusable and not source.consumed:
+                await close_pass(open_pass(source))
 
 
 async def _lazy_members(
     files: Iterable[object] | AsyncIterable[object], name_deduplicator: object
-) -> AsyncIterator[tuple[ZipStreamFile, str]]:
+) -> AsyncIterator[_Named]:
     deduplicator = start_deduplicator(name_deduplicator)
     if not isinstance(files, AsyncIterable):
         for value in files:
@@ -477,11 +338,9 @@ async def _lazy_members(
         async for value in iterator:
             member = _check_member(value)
             yield member, deduplicated(deduplicator, member.name)
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            with anyio.CancelScope(shield=True):
-                await aclose()
+    except BaseException as error:
+        await close_pass(iterator, error)
+        raise
 
 
 def stream_zip(
@@ -511,13 +370,17 @@ def stream_zip(
             before its header is written (default 4 MiB), see the user guide.
 
     Returns:
-        An async generator; use ``create_zip_stream_resource`` for a body that
-        can be sent more than once.
+        A one-shot async generator of the archive's bytes: it can be iterated
+        once, so a retry or a 307/308 redirect cannot send it again. Use
+        [create_zip_stream_resource][httpx_streaming.create_zip_stream_resource]
+        for a reusable body.
     """
     check_deduplicator(name_deduplicator)
-    hold_back = _check_hold_back(hold_back_size)
+    hold_back = check_hold_back(hold_back_size)
     if isinstance(files, list | tuple):
-        return _encode(_named(files, name_deduplicator), hold_back)
+        named = _named(files, name_deduplicator)
+        _refuse_consumed(named)
+        return _encode(named, hold_back)
     if isinstance(files, AsyncIterable | Iterable) and not isinstance(
         files, str | bytes | bytearray | memoryview
     ):
@@ -527,53 +390,102 @@ def stream_zip(
     )
 
 
-class ZipStreamResource(ResourceStream):
-    """A reusable zip archive body: every ``async for`` streams the same bytes.
+@final
+class ZipStreamResource(metaclass=NoPublicConstructor):
+    """A zip archive body: every ``async for`` streams the same bytes.
 
-    Made by [create_zip_stream_resource][httpx_streaming.create_zip_stream_resource].
+    Made by [create_zip_stream_resource][httpx_streaming.create_zip_stream_resource];
+    calling the class raises ``TypeError``.
 
     Attributes:
-        headers: ``Content-Type: application/zip``, plus ``Content-Length``
-            when the archive's length is known in advance.
-        content_length: That length, or ``None``.
-        reusable: Whether a second pass can succeed (all sources reusable).
+        members: The [ZipStreamFile][httpx_streaming.ZipStreamFile] objects, in
+            archive order; ``None`` for an archive made from an async iterable
+            of files, whose members are read while it streams.
+        names: The names the members get in the archive (after deduplication),
+            in the same order; ``None`` like ``members``.
+        content_length: The archive's length when known in advance, else ``None``.
+        reusable: Whether every pass can send the whole archive (every member's
+            source is reusable).
     """
 
-    __slots__ = ("_headers", "_reusable")
+    __slots__ = ("_hold_back_size", "_lazy", "_named", "content_length", "reusable")
 
     def __init__(
         self,
-        members: tuple[tuple[ZipStreamFile, str], ...] | AsyncIterator[tuple[ZipStreamFile, str]],
+        members: tuple[_Named, ...] | _LazyMembers,
         hold_back_size: int,
-        reusable: bool,
         content_length: int | None,
     ) -> None:
-        super().__init__(_encode, members, hold_back_size)
-        self._reusable = reusable
+        self._hold_back_size = hold_back_size
         self.content_length = content_length
-        self._headers: dict[str, str] = {"Content-Type": "application/zip"}
-        if content_length is not None:
-            self._headers["Content-Length"] = str(content_length)
+        if isinstance(members, _LazyMembers):
+            self._named: tuple[_Named, ...] | None = None
+            self._lazy: _LazyMembers | None = members
+            self.reusable = False
+        else:
+            self._named = members
+            self._lazy = None
+            self.reusable = all(member.source.reusable for member, _ in members)
+
+    @property
+    def members(self) -> tuple[ZipStreamFile, ...] | None:
+        named = self._named
+        return None if named is None else tuple(member for member, _ in named)
+
+    @property
+    def names(self) -> tuple[str, ...] | None:
+        named = self._named
+        return None if named is None else tuple(name for _, name in named)
+
+    @property
+    def consumed(self) -> bool:
+        """Whether a one-shot member (or the async iterable of files) was already read."""
+        if self._lazy is not None:
+            return self._lazy.used
+        assert self._named is not None
+        return any(member.source.consumed for member, _ in self._named)
 
     @property
     def headers(self) -> dict[str, str]:
         """The request headers for this body.
+
+        ``Content-Type: application/zip``, plus ``Content-Length`` when the
+        archive's length is known in advance.
 
         Raises [SourceConsumedError][httpx_streaming.SourceConsumedError] when a
         one-shot source was already sent, so that
         ``client.post(url, content=body, headers=body.headers)`` fails before
         any request goes out instead of after httpx sent the headers.
         """
-        _check_unconsumed(self.positional_parameters[0])
-        return dict(self._headers)
+        self._refuse_consumed()
+        headers = {"Content-Type": "application/zip"}
+        if self.content_length is not None:
+            headers["Content-Length"] = str(self.content_length)
+        return headers
 
-    @property
-    def reusable(self) -> bool:  # type: ignore[override]
-        return self._reusable
+    def __aiter__(self) -> AsyncGenerator[BytesLike, None]:
+        """Start a pass: an async generator of the archive's bytes.
+
+        Raises:
+            SourceConsumedError: A one-shot source was already read by an
+                earlier pass (raised here, before any byte is produced).
+        """
+        if self._lazy is not None:
+            return _encode(self._lazy.claim(), self._hold_back_size)
+        assert self._named is not None
+        _refuse_consumed(self._named)
+        return _encode(self._named, self._hold_back_size)
+
+    def _refuse_consumed(self) -> None:
+        if self._lazy is not None:
+            if self._lazy.used:
+                self._lazy.claim()  # raises
+            return
+        assert self._named is not None
+        _refuse_consumed(self._named)
 
     def __repr__(self) -> str:
-        members = self.positional_parameters[0]
-        count = f"{len(members)} members" if isinstance(members, tuple) else "lazy members"
+        count = "lazy members" if self._named is None else f"{len(self._named)} members"
         length = "" if self.content_length is None else f" content_length={self.content_length}"
         return f"<ZipStreamResource {count}{length}>"
 
@@ -584,7 +496,12 @@ def create_zip_stream_resource(
     name_deduplicator: object = name_deduplicator_default,
     hold_back_size: int = DEFAULT_HOLD_BACK_SIZE,
 ) -> ZipStreamResource:
-    """A reusable zip archive of *files*, to pass as httpx's ``content=``.
+    """A reusable zip archive body of *files*, to pass as httpx's ``content=``.
+
+    Every ``async for`` over the result streams the same bytes, so retries and
+    307/308 redirects resend the whole archive (as long as every member's
+    source is reusable; see [stream_zip][httpx_streaming.stream_zip] for a
+    one-shot async generator).
 
     ```python
     body = create_zip_stream_resource([
@@ -607,52 +524,16 @@ def create_zip_stream_resource(
         hold_back_size: As for [stream_zip][httpx_streaming.stream_zip].
     """
     check_deduplicator(name_deduplicator)
-    hold_back = _check_hold_back(hold_back_size)
+    hold_back = check_hold_back(hold_back_size)
     if isinstance(files, AsyncIterable):
-        lazy = _lazy_members(files, name_deduplicator)
-        return ZipStreamResource(_OneShot(lazy), hold_back, False, None)
+        lazy = _LazyMembers(_lazy_members(files, name_deduplicator))
+        return ZipStreamResource._create(lazy, hold_back, None)
     if not isinstance(files, Iterable) or isinstance(files, str | bytes | bytearray | memoryview):
         raise TypeError(
             f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
         )
     members = _named(list(files), name_deduplicator)
-    reusable = all(is_reusable(member.source) for member, _ in members)
     length = archive_length(
         [(member._encoder_options(name), member.size) for member, name in members], hold_back
     )
-    return ZipStreamResource(members, hold_back, reusable, length)
-
-
-class _OneShot(AsyncIterator[tuple[ZipStreamFile, str]]):
-    """Lazily named members from an async iterable: a second pass fails up front."""
-
-    def __init__(self, members: AsyncIterator[tuple[ZipStreamFile, str]]) -> None:
-        self._members = members
-        self._used = False
-
-    def __aiter__(self) -> _OneShot:
-        return self
-
-    async def __anext__(self) -> tuple[ZipStreamFile, str]:
-        return await self._members.__anext__()
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._members, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    @property
-    def used(self) -> bool:
-        return self._used
-
-    @staticmethod
-    def consumed_error() -> SourceConsumedError:
-        return SourceConsumedError(
-            "this zip archive was made from an async iterable of files and was "
-            "already streamed; pass a list of files to send it again"
-        )
-
-    def claim(self) -> None:
-        if self._used:
-            raise self.consumed_error()
-        self._used = True
+    return ZipStreamResource._create(members, hold_back, length)

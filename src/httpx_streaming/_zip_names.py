@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
-from ._resource import describe
+from ._validation import describe
 
 NameDeduplicator = Generator[str, str, Any]
 

@@ -1,0 +1,58 @@
+"""The library's exceptions, and the one rule for errors met while cleaning up."""
+
+from __future__ import annotations
+
+import httpx
+
+
+class LengthMismatchError(ValueError):
+    """A source yielded a different number of bytes than it declared in advance.
+
+    Sending it on would make a ``Content-Length`` (or a zip's sizes) lie, so the
+    body is aborted instead.
+    """
+
+
+class SourceConsumedError(httpx.StreamConsumed):
+    """A one-shot source (a plain async generator, an async file) was iterated twice.
+
+    Raised before any byte of the second pass is produced, so a retry never
+    sends a truncated body. Wrap the generator function with
+    [ResourceStreamFunction][httpx_streaming.ResourceStreamFunction] to make the
+    source reusable.
+    """
+
+    def __init__(self, message: str) -> None:
+        httpx.StreamError.__init__(self, message)
+
+
+def length_error(what: object, declared: int, seen: int, *, finished: bool) -> LengthMismatchError:
+    """The error for a source that broke its declared length.
+
+    *finished* says whether the source ended (it yielded *seen* bytes in all)
+    or is still going (it yielded more than declared, *seen* so far: caught
+    before the extra bytes go out).
+    """
+    if finished:
+        return LengthMismatchError(f"{what} declared {declared} bytes but yielded {seen}")
+    return LengthMismatchError(f"{what} declared {declared} bytes but yielded more ({seen} so far)")
+
+
+def check_length(what: object, declared: int | None, seen: int, *, finished: bool) -> None:
+    """Raise LengthMismatchError when *seen* bytes break a *declared* length.
+
+    While the source runs only an excess counts; once it finished, any difference.
+    """
+    if declared is None:
+        return
+    if seen > declared or (finished and seen != declared):
+        raise length_error(what, declared, seen, finished=finished)
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Attach *note* to *error* (``BaseException.add_note``, also on Python 3.10)."""
+    notes = getattr(error, "__notes__", None)
+    if not isinstance(notes, list):
+        notes = []
+        error.__notes__ = notes  # type: ignore[attr-defined]
+    notes.append(note)

@@ -1,0 +1,194 @@
+"""The toolkit every driver uses for passes over byte sources.
+
+A *pass* is one ``async for`` over a source. Before it starts, a one-shot
+source that was already read is refused; while it runs, chunks must be
+bytes-like and must not exceed a declared length; when it ends, the length
+must match; on every way out the source is closed. One rule holds for errors:
+the error a source raised is the error the user sees, and an error while
+closing it afterwards is attached to that error as a note, never replaces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import weakref
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, final
+
+import anyio
+
+from ._errors import SourceConsumedError, add_note, check_length
+from ._types import BytesLike, ByteSource
+from ._validation import check_chunk, describe
+
+_REUSABLE_HINT = (
+    "pass a reusable source instead (bytes, a pathlib.Path, or a ResourceStream, "
+    "e.g. from ResourceStreamFunction or stream_response)"
+)
+
+
+@final
+class SourcePass(AsyncIterator[BytesLike]):
+    """One pass over a byte source: checks chunks and lengths, closes what it wraps.
+
+    ``content_length`` is the number of bytes this pass will yield when it is
+    known; it may become known only once the first chunk was requested (a
+    response's headers). Drivers on a hot path iterate ``iterator`` directly
+    and run the same checks inline; everyone else iterates the pass itself.
+    It is also an async context manager that closes the pass by the rule of
+    this module.
+    """
+
+    __slots__ = ("_declared", "_seen", "iterator", "source")
+
+    def __init__(
+        self, iterator: AsyncIterator[Any], source: object, content_length: int | None = None
+    ) -> None:
+        self.iterator = iterator
+        self.source = source
+        self._declared = content_length
+        self._seen = 0
+
+    @property
+    def content_length(self) -> int | None:
+        if self._declared is not None:
+            return self._declared
+        announced = getattr(self.iterator, "content_length", None)
+        return announced if isinstance(announced, int) else None
+
+    def __aiter__(self) -> SourcePass:
+        return self
+
+    async def __anext__(self) -> BytesLike:
+        try:
+            chunk = await self.iterator.__anext__()
+        except StopAsyncIteration:
+            check_length(self.source, self.content_length, self._seen, finished=True)
+            raise
+        try:
+            if type(chunk) is not bytes:
+                chunk = check_chunk(chunk, self.source)
+            self._seen += len(chunk)
+            check_length(self.source, self.content_length, self._seen, finished=False)
+        except (TypeError, ValueError) as error:
+            await close_pass(self, error)  # the source must not be left suspended
+            raise
+        return chunk  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        """Close the underlying iterator (its ``finally`` blocks run now)."""
+        aclose = getattr(self.iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> SourcePass:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await close_pass(self, error)
+
+    def __repr__(self) -> str:
+        return f"<pass of {self.source!r}>"
+
+
+def open_pass(source: ByteSource) -> SourcePass:
+    """Start a pass over a source made by ``as_byte_source`` (or an encoder)."""
+    iterator = source.__aiter__()
+    if type(iterator) is SourcePass:
+        return iterator
+    return SourcePass(iterator, source, source.content_length)
+
+
+async def close_pass(stream: AsyncIterator[Any], error: BaseException | None = None) -> None:
+    """Close a pass; after *error*, shielded and without letting a close error replace it.
+
+    Shielded so that a cancelled consumer still runs the source's cleanup. An
+    error raised while closing after *error* is attached to *error* as a note.
+    """
+    aclose = getattr(stream, "aclose", None)
+    if aclose is None:
+        return
+    if error is None:
+        await aclose()
+        return
+    with anyio.CancelScope(shield=True):
+        try:
+            await aclose()
+        except Exception as close_error:
+            add_note(error, f"closing {stream!r} after this error failed too: {close_error!r}")
+
+
+# --- one-shot values ---------------------------------------------------------------
+
+# One-shot values that a pass has started. The mark lives with the value, not
+# with its wrapper: a retry loop that builds its body anew wraps the same,
+# already exhausted generator in a new wrapper, and must still be refused.
+_STARTED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def mark_started(value: object) -> None:
+    """Remember that a pass over the one-shot *value* started."""
+    with contextlib.suppress(TypeError):  # not weak-referenceable: the wrapper's flag remains
+        _STARTED.add(value)
+
+
+def was_consumed(value: object) -> bool:
+    """Whether the one-shot *value* was already iterated, through any wrapper."""
+    if inspect.isasyncgen(value) and value.ag_frame is None:
+        return True  # finished or closed: iterating it again yields nothing
+    try:
+        return value in _STARTED
+    except TypeError:
+        return False
+
+
+def consumed_error(value: object) -> SourceConsumedError:
+    """The error for a second pass over the one-shot *value*."""
+    return SourceConsumedError(
+        f"{value!r} is a one-shot stream that was already consumed; to send it again, "
+        + _REUSABLE_HINT
+    )
+
+
+def refuse_consumed(source: ByteSource, what: str) -> None:
+    """Raise SourceConsumedError now if *source*, part of a body, cannot be read again.
+
+    Called before a pass produces its first byte and by ``.headers``, so that a
+    body that cannot be sent in full fails before any request goes out.
+    """
+    if source.consumed:
+        raise SourceConsumedError(
+            f"{what} holds a one-shot stream that was already consumed, so the body "
+            "cannot be sent again; " + _REUSABLE_HINT
+        )
+
+
+@final
+class OneShotValues:
+    """The one-shot values given to one body, so that none is given twice.
+
+    Values are held themselves, not their ids, which could be reused once a
+    value is gone.
+    """
+
+    __slots__ = ("_owners",)
+
+    def __init__(self) -> None:
+        self._owners: dict[int, tuple[object, str]] = {}
+
+    def claim(self, value: object, owner: str) -> None:
+        """Record that *owner* reads *value*; ValueError if another part already does."""
+        other = self._owners.get(id(value))
+        if other is not None and other[0] is value:
+            raise ValueError(
+                f"{other[1]} and {owner} share the one-shot source {describe(value)}, "
+                "which can be read only once"
+            )
+        self._owners[id(value)] = (value, owner)

@@ -1,0 +1,458 @@
+"""The zip encoder, sans-IO: members' data in, the archive's bytes out.
+
+Nothing here awaits or reads: ``ZipEncoder`` is fed a member's chunks and
+hands back the archive's bytes, so every decision (where sizes go, when zip64
+is needed, whether to deflate) is tested with plain bytes. Each member is
+written by a ``MemberWriter`` made fresh for it; the encoder keeps only what
+spans members: the output, the central directory and its own state.
+
+Layout policy, per member:
+
+* Sizes and CRC go into the local header whenever they are known before the
+  data is written: all the data is in memory, the size is declared and the
+  CRC given, or the member ends within the hold-back buffer. No data
+  descriptor then, so streaming readers read even stored members.
+* Otherwise the local header sets flag bit 3 and a data descriptor follows the
+  data. Its sizes are 8 bytes exactly when the local header carries a zip64
+  extra field, which it does exactly when the member may pass 4 GiB: a declared
+  size that large, or an unknown size (past the hold-back).
+* The central directory and end records use zip64 only for values that do not
+  fit in 32 bits (sizes, offsets) or for 65,535 members or more.
+
+Every CRC written is one computed here over the data written: a CRC given in
+advance is checked against it, before the member's header for a member whose
+data is all here, at its end otherwise (the archive then stops unfinished).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Final, NamedTuple
+
+from ._errors import check_length
+from ._types import BytesLike
+from ._zip_deflate import (
+    DEFAULT_COMPRESSION_LEVEL,
+    PROBE_SIZE,
+    Deflater,
+    crc32,
+    deflate_bound,
+    deflated_if_smaller,
+    head,
+    looks_incompressible,
+)
+from ._zip_output import OUTPUT_CHUNK_SIZE, Output
+from ._zip_records import (
+    COMPRESSION_METHOD_DEFLATE,
+    COMPRESSION_METHOD_NONE,
+    ZIP64_LIMIT,
+    Entry,
+    central_directory_header,
+    data_descriptor,
+    data_descriptor_size,
+    end_of_archive,
+    local_file_header,
+)
+
+DEFAULT_HOLD_BACK_SIZE: Final = 4 * 1024 * 1024
+MAX_HOLD_BACK_SIZE: Final = 1024 * 1024 * 1024
+
+
+class MemberOptions(NamedTuple):
+    """How one member is to be encoded; made by [member_options][.member_options]."""
+
+    entry: Entry
+    method: int = COMPRESSION_METHOD_NONE
+    level: int = DEFAULT_COMPRESSION_LEVEL
+    crc32: int | None = None
+
+
+def member_options(
+    entry: Entry, method: int, level: int = DEFAULT_COMPRESSION_LEVEL, crc: int | None = None
+) -> MemberOptions:
+    """The options of a member: folders are stored and have no data to check a CRC of."""
+    if entry.is_dir:
+        return MemberOptions(entry, COMPRESSION_METHOD_NONE, level, None)
+    return MemberOptions(entry, method, level, crc)
+
+
+def stored_layout(size: int, crc_known: bool, hold_back_size: int) -> tuple[bool, bool]:
+    """``(data_descriptor, zip64)`` of a stored member of known *size*."""
+    return (not crc_known and size > hold_back_size), size >= ZIP64_LIMIT
+
+
+def _member_label(entry: Entry) -> str:
+    return f"zip member {entry.name.decode('utf-8', 'replace')!r}"
+
+
+def _check_crc(options: MemberOptions, crc: int) -> None:
+    expected = options.crc32
+    if expected is not None and expected != crc:
+        raise ValueError(
+            f"{_member_label(options.entry)} was given crc32={expected:#010x} but its data "
+            f"has crc32={crc:#010x}"
+        )
+
+
+def _immutable(chunk: BytesLike) -> BytesLike:
+    # A source may reuse a mutable buffer for its next chunk: keep only
+    # immutable data without copying it.
+    if isinstance(chunk, bytes) or (isinstance(chunk, memoryview) and isinstance(chunk.obj, bytes)):
+        return chunk
+    return bytes(chunk)
+
+
+class _Header(NamedTuple):
+    """What a member's local header, once written, committed it to."""
+
+    method: int
+    data_descriptor: bool
+    zip64: bool
+
+
+class MemberWriter:
+    """Writes one member: holds its first bytes, picks its layout, ends it with records.
+
+    Made fresh for every member by the encoder: ``start``, then ``feed`` and
+    ``end``, or ``write_complete`` alone for data that is all in memory. Both
+    return the member's central directory record.
+    """
+
+    __slots__ = (
+        "_crc",
+        "_declared",
+        "_deflater",
+        "_header",
+        "_held",
+        "_held_size",
+        "_hold_back_size",
+        "_hold_limit",
+        "_offset",
+        "_out",
+        "_seen",
+        "options",
+    )
+
+    def __init__(
+        self, out: Output, options: MemberOptions, size: int | None, hold_back_size: int
+    ) -> None:
+        self.options = options
+        self._out = out
+        self._offset = out.offset
+        self._declared = size
+        self._seen = 0
+        self._held: list[BytesLike] = []
+        self._held_size = 0
+        self._hold_back_size = hold_back_size
+        self._hold_limit = 0
+        self._crc = 0
+        self._deflater: Deflater | None = None
+        self._header: _Header | None = None  # None while the data is held back
+
+    def start(self) -> None:
+        """Start a member whose data comes in chunks (``feed``), unless all of it is here."""
+        if self.options.entry.is_dir:
+            if self._declared:
+                raise ValueError(f"folder {self.options.entry.name!r} cannot have data")
+            self._declared = 0
+            self._write_header(_Header(COMPRESSION_METHOD_NONE, False, False), 0, 0)
+        else:
+            self._plan()
+
+    def learn_size(self, size: int | None) -> None:
+        """The member's size became known after its first chunk (e.g. a response header)."""
+        if size is None or self._declared is not None:
+            return
+        self._declared = size
+        check_length(_member_label(self.options.entry), size, self._seen, finished=False)
+        if self._header is None:
+            self._plan()
+
+    def feed(self, chunk: BytesLike) -> None:
+        """Add a chunk of the member's data."""
+        size = len(chunk)
+        if not size:
+            return
+        self._seen += size
+        if self._declared is not None and self._seen > self._declared:
+            check_length(
+                _member_label(self.options.entry), self._declared, self._seen, finished=False
+            )
+        if self._header is not None:
+            self._stream(chunk)
+            return
+        self._held.append(_immutable(chunk))
+        self._held_size += size
+        if self._held_size > self._hold_limit:
+            self._start_streaming()
+
+    def end(self) -> bytes:
+        """The member's data is complete; returns its central directory record."""
+        check_length(_member_label(self.options.entry), self._declared, self._seen, finished=True)
+        if self._header is None:
+            held = self._held
+            crc = 0
+            for chunk in held:
+                crc = crc32(chunk, crc)
+            return self.write_complete(held, self._held_size, crc)
+        return self._end_stream()
+
+    def write_complete(self, data: Sequence[BytesLike], size: int, crc: int) -> bytes:
+        """Write a member whose data is all here (with *crc* computed over it): sizes and
+        CRC go into its local header. Returns its central directory record."""
+        options = self.options
+        _check_crc(options, crc)
+        method = COMPRESSION_METHOD_NONE
+        compressed_size = size
+        if options.method == COMPRESSION_METHOD_DEFLATE and size:
+            packed = deflated_if_smaller(data, size, options.level)
+            if packed is not None:
+                method = COMPRESSION_METHOD_DEFLATE
+                data, compressed_size = packed
+        header = _Header(method, False, size >= ZIP64_LIMIT)
+        self._write_header(header, crc, size, compressed_size)
+        self._out.write_all(data)
+        return self._central(header, crc, compressed_size, size)
+
+    # -- internals --
+
+    def _plan(self) -> None:
+        """Decide how much to hold back, or start streaming now."""
+        options, size, hold_back = self.options, self._declared, self._hold_back_size
+        if options.method == COMPRESSION_METHOD_NONE:
+            if size is not None and (options.crc32 is not None or size > hold_back):
+                self._start_streaming()
+                return
+            self._hold_limit = hold_back
+        else:
+            # Deflate always holds enough for the compressibility probe, so the
+            # probe sees the same bytes however the source chunks its data.
+            limit = max(PROBE_SIZE, hold_back)
+            self._hold_limit = PROBE_SIZE if size is not None and size > limit else limit
+            if self._held_size > self._hold_limit:
+                self._start_streaming()
+
+    def _write_header(
+        self, header: _Header, crc: int, size: int, compressed_size: int | None = None
+    ) -> None:
+        self._header = header
+        self._out.write(
+            local_file_header(
+                self.options.entry,
+                header.method,
+                crc,
+                size if compressed_size is None else compressed_size,
+                size,
+                data_descriptor=header.data_descriptor,
+                zip64=header.zip64,
+            )
+        )
+
+    def _start_streaming(self) -> None:
+        options, size = self.options, self._declared
+        held, self._held = self._held, []
+        if options.method == COMPRESSION_METHOD_NONE:
+            if size is None:
+                self._write_header(_Header(COMPRESSION_METHOD_NONE, True, True), 0, 0)
+            else:
+                descriptor, zip64 = stored_layout(size, options.crc32 is not None, -1)
+                header = _Header(COMPRESSION_METHOD_NONE, descriptor, zip64)
+                self._write_header(header, options.crc32 or 0, size)
+            for chunk in held:
+                self._crc = crc32(chunk, self._crc)
+                self._out.write(chunk)
+            return
+        sample = head(held, PROBE_SIZE)
+        self._deflater = Deflater(options.level, incompressible=looks_incompressible(sample))
+        zip64 = size is None or deflate_bound(size) >= ZIP64_LIMIT
+        self._write_header(_Header(COMPRESSION_METHOD_DEFLATE, True, zip64), 0, 0)
+        for chunk in held:
+            self._stream(chunk)
+
+    def _stream(self, chunk: BytesLike) -> None:
+        self._crc = crc32(chunk, self._crc)
+        if self._deflater is None:
+            self._out.write(chunk)
+        else:
+            for piece in self._deflater.compress(chunk):
+                self._out.write(piece)
+
+    def _end_stream(self) -> bytes:
+        header = self._header
+        assert header is not None
+        crc, size = self._crc, self._seen
+        compressed_size = size
+        if self._deflater is not None:
+            for piece in self._deflater.flush():
+                self._out.write(piece)
+            compressed_size = self._deflater.compressed_size
+        if not self.options.entry.is_dir:
+            _check_crc(self.options, crc)
+        if header.data_descriptor:
+            if not header.zip64 and (compressed_size >= ZIP64_LIMIT or size >= ZIP64_LIMIT):
+                # Unreachable by the bounds above; never write a lying archive.
+                raise RuntimeError("member passed 4 GiB without a zip64 local header")
+            self._out.write(data_descriptor(crc, compressed_size, size, zip64=header.zip64))
+        return self._central(header, crc, compressed_size, size)
+
+    def _central(self, header: _Header, crc: int, compressed_size: int, size: int) -> bytes:
+        return central_directory_header(
+            self.options.entry,
+            header.method,
+            crc,
+            compressed_size,
+            size,
+            self._offset,
+            data_descriptor=header.data_descriptor,
+            local_zip64=header.zip64,
+        )
+
+
+class EncoderState(enum.Enum):
+    """Where a ``ZipEncoder`` is in the archive."""
+
+    BETWEEN_MEMBERS = "between members"
+    IN_MEMBER = "in a member"
+    FINISHED = "finished"
+
+
+class ZipEncoder:
+    """Sans-IO zip writer: feed members' data, take the archive's chunks.
+
+    ```python
+    encoder = ZipEncoder()
+    encoder.begin(options, size=None)  # size: declared in advance, if known
+    encoder.feed(b"...")               # any number of times
+    encoder.end()
+    encoder.add(options, b"...")       # or a whole member at once
+    encoder.finish()                   # central directory and end records
+    chunks = encoder.take()            # after any call: bytes to send, in order
+    ```
+
+    Args:
+        hold_back_size: Bytes of a member of unknown size (or of a stored
+            member of known size but unknown CRC) held in memory before its
+            local header is written; a member that ends within it gets its
+            sizes and CRC in the local header.
+        chunk_size: Target size of the chunks built from small pieces.
+    """
+
+    __slots__ = ("_central", "_member", "_out", "hold_back_size", "state")
+
+    def __init__(
+        self, *, hold_back_size: int = DEFAULT_HOLD_BACK_SIZE, chunk_size: int = OUTPUT_CHUNK_SIZE
+    ) -> None:
+        self.hold_back_size = hold_back_size
+        self.state = EncoderState.BETWEEN_MEMBERS
+        self._out = Output(chunk_size)
+        self._central: list[bytes] = []
+        self._member: MemberWriter | None = None
+
+    def take(self) -> list[BytesLike]:
+        """Archive chunks ready to send, in order."""
+        return self._out.take()
+
+    def flush(self) -> None:
+        """Make buffered small pieces ready too (``take`` returns them)."""
+        self._out.flush()
+
+    def begin(self, options: MemberOptions, size: int | None = None) -> None:
+        """Start a member; *size* is its length when declared in advance."""
+        self._expect(EncoderState.BETWEEN_MEMBERS, "begin()")
+        member = MemberWriter(self._out, options, size, self.hold_back_size)
+        member.start()
+        self._member = member
+        self.state = EncoderState.IN_MEMBER
+
+    def add(self, options: MemberOptions, data: BytesLike) -> None:
+        """A whole member at once: the same bytes as ``begin``, ``feed``, ``end``, faster."""
+        size = len(data)
+        fits = (
+            size <= self.hold_back_size or options.crc32 is not None
+            if options.method == COMPRESSION_METHOD_NONE
+            else size <= max(PROBE_SIZE, self.hold_back_size)
+        )
+        if not fits or options.entry.is_dir:
+            self.begin(options, size)
+            self.feed(data)
+            self.end()
+            return
+        self._expect(EncoderState.BETWEEN_MEMBERS, "add()")
+        writer = MemberWriter(self._out, options, size, self.hold_back_size)
+        self._central.append(writer.write_complete((data,), size, crc32(data)))
+
+    def learn_size(self, size: int | None) -> None:
+        """The member's size became known after its first chunk (e.g. a response header)."""
+        if self._member is not None:
+            self._member.learn_size(size)
+
+    def feed(self, chunk: BytesLike) -> None:
+        """Add a chunk of the member's data."""
+        member = self._member
+        if member is None:
+            raise RuntimeError(f"feed() while {self.state.value}")
+        member.feed(chunk)
+
+    def end(self) -> None:
+        """The member's data is complete."""
+        member = self._member
+        if member is None:
+            raise RuntimeError(f"end() while {self.state.value}")
+        self._central.append(member.end())
+        self._member = None
+        self.state = EncoderState.BETWEEN_MEMBERS
+
+    def finish(self) -> None:
+        """Write the central directory and the end records."""
+        if self.state is EncoderState.FINISHED:
+            return
+        self._expect(EncoderState.BETWEEN_MEMBERS, "finish()")
+        self.state = EncoderState.FINISHED
+        out = self._out
+        start = out.offset
+        out.write_small(self._central)
+        out.write(end_of_archive(len(self._central), start, out.offset - start))
+        out.flush()
+
+    def _expect(self, state: EncoderState, call: str) -> None:
+        if self.state is not state:
+            raise RuntimeError(f"{call} while {self.state.value}")
+
+
+def archive_length(
+    members: Sequence[tuple[MemberOptions, int | None]], hold_back_size: int
+) -> int | None:
+    """The exact archive length, when it is known before any data is read.
+
+    Known when every member is a folder, or stored with a declared size, or
+    empty. Built from the same record functions as the encoder, with a dummy
+    CRC (lengths do not depend on it).
+    """
+    offset = 0
+    central = 0
+    for options, size in members:
+        entry = options.entry
+        if entry.is_dir:
+            size = 0
+        if size is None or (options.method != COMPRESSION_METHOD_NONE and size != 0):
+            return None
+        descriptor, zip64 = stored_layout(size, options.crc32 is not None, hold_back_size)
+        header = local_file_header(
+            entry, COMPRESSION_METHOD_NONE, 0, size, size, data_descriptor=descriptor, zip64=zip64
+        )
+        record = central_directory_header(
+            entry,
+            COMPRESSION_METHOD_NONE,
+            0,
+            size,
+            size,
+            offset,
+            data_descriptor=descriptor,
+            local_zip64=zip64,
+        )
+        offset += len(header) + size
+        if descriptor:
+            offset += data_descriptor_size(zip64=zip64)
+        central += len(record)
+    return offset + central + len(end_of_archive(len(members), offset, central))

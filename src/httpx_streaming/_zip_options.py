@@ -1,0 +1,140 @@
+"""Validation of zip member options and their time fields, sans-IO.
+
+Everything a user can get wrong about a member is checked here when the
+member is made, so a bad member fails at once, not halfway through an upload.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import stat
+import time
+from datetime import datetime
+
+from ._validation import check_int, describe
+from ._zip_deflate import DEFAULT_COMPRESSION_LEVEL
+from ._zip_encoder import MAX_HOLD_BACK_SIZE
+from ._zip_records import COMPRESSION_METHOD_DEFLATE, COMPRESSION_METHOD_NONE, dos_date_time
+
+_SUPPORTED_METHODS = (COMPRESSION_METHOD_NONE, COMPRESSION_METHOD_DEFLATE)
+_UNSUPPORTED_METHODS = {12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz", 98: "ppmd"}
+
+TimeFields = tuple[int, int, int | None]
+"""DOS date, DOS time and Unix time (``None`` when it has none) of a member."""
+
+
+def check_method(method: object) -> int:
+    """A supported compression method: ``COMPRESSION_METHOD_NONE`` or ``..._DEFLATE``."""
+    if type(method) is int and method in _SUPPORTED_METHODS:
+        return method
+    method = check_int(method, "compression_method")
+    if method in _SUPPORTED_METHODS:
+        return method
+    if method in _UNSUPPORTED_METHODS:
+        raise ValueError(
+            f"compression method {method} ({_UNSUPPORTED_METHODS[method]}) is not supported; "
+            "use COMPRESSION_METHOD_NONE (0) or COMPRESSION_METHOD_DEFLATE (8)"
+        )
+    raise ValueError(
+        f"unknown compression method {method}; use COMPRESSION_METHOD_NONE (0) or "
+        "COMPRESSION_METHOD_DEFLATE (8)"
+    )
+
+
+def check_level(level: object) -> int:
+    """A deflate level 0-9; ``None`` means the default."""
+    if level is None:
+        return DEFAULT_COMPRESSION_LEVEL
+    return check_int(level, "compression_level", minimum=0, maximum=9)
+
+
+def check_mode(mode: object, is_dir: bool) -> int:
+    """Unix permission bits; a full ``st_mode`` of the right file type is accepted too."""
+    if mode is None:
+        return 0o755 if is_dir else 0o644
+    mode = check_int(mode, "mode")
+    kind = stat.S_IFMT(mode) if 0 <= mode <= 0o177777 else -1
+    expected = stat.S_IFDIR if is_dir else stat.S_IFREG
+    if kind not in (0, expected) or mode & ~(0o7777 | kind):
+        what = "folder" if is_dir else "regular file"
+        raise ValueError(f"mode {mode:#o} is not the permission bits of a {what}")
+    return stat.S_IMODE(mode)
+
+
+def check_size(size: object, declared: int | None) -> int | None:
+    """A size given for a member whose source declares *declared* (or nothing)."""
+    if size is None:
+        return declared
+    size = check_int(size, "size", minimum=0)
+    if declared is not None and declared != size:
+        raise ValueError(f"size={size} but the stream declares {declared} bytes")
+    return size
+
+
+def check_crc(crc: object) -> int | None:
+    """A CRC-32 given in advance: an unsigned 32-bit int, or ``None``."""
+    if crc is None:
+        return None
+    return check_int(crc, "crc32", minimum=0, maximum=0xFFFFFFFF)
+
+
+def check_hold_back(size: object) -> int:
+    """The hold-back buffer size of an archive."""
+    return check_int(size, "hold_back_size", minimum=0, maximum=MAX_HOLD_BACK_SIZE)
+
+
+def check_time(value: object) -> datetime:
+    """A modification time: a datetime, or a Unix timestamp made an aware datetime."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value).astimezone()
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(
+                f"modified_at {describe(value)} is not a usable timestamp: {exc}"
+            ) from None
+    raise TypeError(
+        f"modified_at must be a datetime, a Unix timestamp or None, got {describe(value)}"
+    )
+
+
+_last_now: tuple[int, datetime, TimeFields] | None = None
+
+
+def now() -> tuple[datetime, TimeFields]:
+    """The current local time to the second (zip times hold no more), cached per second."""
+    global _last_now
+    seconds = int(time.time())
+    if _last_now is None or seconds != _last_now[0]:
+        moment = datetime.fromtimestamp(seconds).astimezone()
+        _last_now = (seconds, moment, time_fields(moment))
+    return _last_now[1], _last_now[2]
+
+
+_last_time: tuple[datetime, TimeFields] | None = None
+
+
+def time_fields(moment: datetime) -> TimeFields:
+    """DOS date, DOS time and Unix time of *moment* (members made together share them)."""
+    global _last_time
+    # Members made together usually share one datetime object: a datetime is
+    # immutable, so the same object has the same fields, found without hashing.
+    last = _last_time
+    if last is not None and last[0] is moment:
+        return last[1]
+    # Aware datetimes of one instant in two zones compare equal but have other
+    # wall-clock times: the cache key must tell them apart.
+    fields = _cached_time_fields(moment.replace(tzinfo=None), moment.utcoffset(), moment)
+    _last_time = (moment, fields)
+    return fields
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_time_fields(wall: datetime, offset: object, moment: datetime) -> TimeFields:
+    try:
+        unix_time: int | None = math.floor(moment.timestamp())
+    except (OverflowError, OSError, ValueError):
+        unix_time = None
+    return (*dos_date_time(moment), unix_time)
