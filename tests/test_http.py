@@ -14,6 +14,7 @@ import pytest
 from loopback import LoopbackServer, pattern_bytes
 
 from httpx_streaming import ResourceStreamFunction, stream_file, stream_response
+from httpx_streaming._response import failed_upstream
 
 
 def sha256(data: bytes) -> str:
@@ -226,8 +227,11 @@ async def test_a_failing_upstream_is_named_in_the_error(server: LoopbackServer) 
         body = stream_response(client, "GET", "http://127.0.0.1:9/unreachable")
         with pytest.raises(httpx.ConnectError) as raised:
             await client.post("/upload/never", content=body)
-    notes = getattr(raised.value, "__notes__", None)
-    if notes is not None:  # Python >= 3.11
-        assert notes == [
-            "raised while streaming the response of GET http://127.0.0.1:9/unreachable"
-        ]
+    # Notes on every Python (3.10 has no add_note, but keeps __notes__).
+    assert raised.value.__notes__ == [  # type: ignore[attr-defined]
+        "raised while streaming the response of GET http://127.0.0.1:9/unreachable"
+    ]
+    assert failed_upstream(raised.value) == (
+        "GET",
+        httpx.URL("http://127.0.0.1:9/unreachable"),
+    )

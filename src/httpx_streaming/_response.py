@@ -9,6 +9,7 @@ import anyio
 import httpx
 
 from ._errors import add_note
+from ._passes import close_pass
 from ._resource import ResourceStream
 from ._validation import check_int, describe
 
@@ -17,6 +18,17 @@ _BUILD_KEYWORDS = frozenset(
     {"content", "data", "files", "json", "params", "headers", "cookies", "timeout", "extensions"}
 )
 _SEND_KEYWORDS = frozenset({"auth", "follow_redirects"})
+_UPSTREAM_ATTRIBUTE = "_httpx_streaming_upstream"
+
+
+def failed_upstream(error: BaseException) -> tuple[str, httpx.URL] | None:
+    """The method and URL of the ``stream_response`` request that raised *error*, if any.
+
+    httpx re-stamps ``error.request`` with the request the body was sent in;
+    this is the request that really failed (also named in the error's note).
+    """
+    upstream = getattr(error, _UPSTREAM_ATTRIBUTE, None)
+    return upstream if isinstance(upstream, tuple) else None
 
 
 class _ResponseBody:
@@ -58,12 +70,13 @@ class _ResponseBody:
                 raise StopAsyncIteration
             return await self._chunks.__anext__()
         except BaseException as exc:
-            await self.aclose()
+            await close_pass(self, exc)
             if isinstance(exc, httpx.RequestError):
                 # httpx re-stamps `exc.request` with the upload's request when this
                 # error crosses it; say which request really failed.
                 _client, method, url, *_rest = self._request
                 add_note(exc, f"raised while streaming the response of {method} {url}")
+                setattr(exc, _UPSTREAM_ATTRIBUTE, (method, url))
             raise
 
     async def _open(self) -> None:
