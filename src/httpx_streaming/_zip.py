@@ -273,10 +273,7 @@ async def _encode(
                 member.compression_method == COMPRESSION_METHOD_NONE
                 or len(source.data) <= _COMPRESS_AT_ONCE_LIMIT
             ):
-                data = source.data
-                if type(data) is not bytes:
-                    data = check_chunk(data, source)
-                encoder.add(member._encoder_options(name), data)
+                encoder.add(member._encoder_options(name), source.data)
                 for ready in encoder.take():
                     yield ready
                 continue
