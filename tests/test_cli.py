@@ -11,7 +11,6 @@ import io
 import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import stat
@@ -28,6 +27,7 @@ import pytest
 from loopback import LoopbackServer, pattern_bytes
 from multipart_parsers import parse_email, parse_python_multipart
 
+import httpx_streaming
 from httpx_streaming import ResourceStreamFunction, stream_response
 from httpx_streaming.__main__ import main
 from httpx_streaming._cli import (
@@ -505,25 +505,73 @@ def unreadable() -> Iterator[Path]:
         directory.rmdir()
 
 
-def unprivileged() -> list[str]:
-    """A command prefix dropping root's privileges: no file is unreadable for root."""
+# Run by root, a child process drops root's privileges before it execs the command given after
+# its uid and gid. SECBIT_NOROOT: the exec gives even uid 0 no capabilities, so the kernel checks
+# mode bits for the command as for anyone else (in open(2) and access(2) alike).
+DROP_PRIVILEGES = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def prctl(option, value):
+    if libc.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0)) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value})")
+prctl(47, 4)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+prctl(28, 0b11)  # PR_SET_SECUREBITS: SECBIT_NOROOT | SECBIT_NOROOT_LOCKED
+os.setgroups([])
+os.setgid(int(sys.argv[2]))
+os.setuid(int(sys.argv[1]))
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+PROBE = "import sys, httpx_streaming; open(sys.argv[1])"
+
+
+@pytest.fixture
+def unprivileged(unreadable: Path) -> list[str]:
+    """This interpreter, run so that it imports the package but the kernel refuses it the file.
+
+    As is when not root. For root, a child without capabilities: as uid 0, which reaches all
+    root owns (a checkout in a 0700 temporary directory or under /root), else as the owner of
+    the package (a checkout in another user's 0700 home). Each candidate is probed, so the
+    test never depends on where the checkout lives, and never runs the CLI with a reader that
+    could read the file or could not import the package.
+    """
+    python = sys.executable
     if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv (util-linux): cannot test permissions")
-    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+        candidates = {"as is": [python]}
+    else:
+        owner = Path(httpx_streaming.__file__).stat()
+        drop = [python, "-c", DROP_PRIVILEGES]
+        candidates = {
+            f"uid {uid}, gid {gid}, no capabilities": [*drop, str(uid), str(gid), python]
+            for uid, gid in [(0, 0), (owner.st_uid, owner.st_gid)]
+        }
+    outputs = []
+    for identity, command in candidates.items():
+        probe = subprocess.run(
+            [*command, "-c", PROBE, str(unreadable)],
+            capture_output=True,
+            cwd=unreadable.parent,
+            timeout=120,
+        )
+        lines = probe.stderr.decode(errors="replace").splitlines()
+        if probe.returncode == 1 and lines and lines[-1].startswith("PermissionError: "):
+            return command
+        outputs += [f"{identity}: exit {probe.returncode}", *lines]
+    pytest.fail(
+        "\n".join(["no child both imports httpx_streaming and is refused the file:", *outputs])
+    )
 
 
 @pytest.mark.parametrize("command", ["zip-file", "zip-dir", "form"])
-def test_permission_denied(unreadable: Path, command: str) -> None:
+def test_permission_denied(unreadable: Path, unprivileged: list[str], command: str) -> None:
     argv = {
         "zip-file": ["zip", str(unreadable), "-o", "/dev/null"],
         "zip-dir": ["zip", str(unreadable.parent), "-o", "/dev/null"],
         "form": ["form", "http://127.0.0.1:9/", "-F", f"f=@{unreadable}"],
     }[command]
     result = subprocess.run(
-        [*unprivileged(), sys.executable, "-m", "httpx_streaming", *argv],
+        [*unprivileged, "-m", "httpx_streaming", *argv],
         capture_output=True,
         cwd=unreadable.parent,
         timeout=120,
