@@ -100,6 +100,8 @@ def test_stream_response_validates_its_arguments() -> None:
         stream_response(httpx.Client(), "GET", "http://example.invalid/")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="chunk_size"):
         stream_response(client, "GET", "http://example.invalid/", chunk_size=-1)
+    with pytest.raises(TypeError, match=r"chunk_size must be an int, got True \(type bool\)"):
+        stream_response(client, "GET", "http://example.invalid/", chunk_size=True)
 
 
 async def test_the_seed_retry_loop_sends_the_full_body_on_every_attempt(

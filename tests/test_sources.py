@@ -55,6 +55,8 @@ def test_stream_file_fails_early_on_bad_paths(tmp_path: Path) -> None:
         stream_file(tmp_path)
     with pytest.raises(ValueError, match=r"chunk_size must be a positive int, got 0 \(type int\)"):
         stream_file(tmp_path, chunk_size=0)
+    with pytest.raises(TypeError, match=r"chunk_size must be an int, got True \(type bool\)"):
+        stream_file(tmp_path, chunk_size=True)
 
 
 async def test_stream_file_refuses_a_file_that_changed_size(data_file: Path) -> None:

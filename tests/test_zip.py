@@ -26,6 +26,7 @@ from httpx_streaming import (
     ResourceStreamFunction,
     SourceConsumedError,
     ZipStreamFile,
+    ZipStreamResource,
     as_byte_source,
     create_zip_stream_resource,
     stream_response,
@@ -554,3 +555,23 @@ async def test_a_large_in_memory_member_is_compressed_slice_by_slice(
     # a turn between 1 MiB slices instead of one stall of seconds for big data.
     assert len(fed) >= 8 and max(fed) <= 1024 * 1024
     assert zipfile.ZipFile(io.BytesIO(archive)).read("long.txt") == text
+
+
+async def test_zip_resource_has_no_public_constructor_and_lists_its_members() -> None:
+    files = [ZipStreamFile("a.txt", b"1"), ZipStreamFile("a.txt", b"2"), ZipStreamFile("d/")]
+    resource = create_zip_stream_resource(files)
+    assert resource.members == tuple(files)
+    assert resource.names == ("a.txt", "a (1).txt", "d/")
+    with pytest.raises(TypeError, match="ZipStreamResource has no public constructor"):
+        ZipStreamResource(files)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="cannot be subclassed"):
+
+        class Derived(ZipStreamResource):  # type: ignore[misc]
+            pass
+
+    async def lazy() -> AsyncIterator[ZipStreamFile]:
+        yield files[0]
+
+    lazy_resource = create_zip_stream_resource(lazy())
+    assert (lazy_resource.members, lazy_resource.names) == (None, None)
+    await collect(lazy_resource)

@@ -832,3 +832,20 @@ def test_random_archives_read_back(seed: int) -> None:
     predicted = archive_length([(member[0], member[1]) for member in members], hold_back_size)
     if predicted is not None:
         assert predicted == len(archive)
+
+
+@pytest.mark.parametrize("method", [COMPRESSION_METHOD_NONE, COMPRESSION_METHOD_DEFLATE])
+def test_add_checks_a_given_crc_before_writing_anything(method: int) -> None:
+    encoder = ZipEncoder()
+    encoder.add(options("first.txt"), b"first")
+    encoder.flush()
+    written = b"".join(bytes(chunk) for chunk in encoder.take())
+    with pytest.raises(ValueError, match=r"zip member 'a\.txt' was given crc32=0x000004d2"):
+        encoder.add(options(method=method, crc=1234), b"hello" * 100)
+    encoder.flush()
+    assert encoder.take() == []  # not even the local header went out
+    encoder.add(options("after.txt"), b"after")  # the archive goes on without it
+    encoder.finish()
+    archive = written + b"".join(bytes(chunk) for chunk in encoder.take())
+    with verified(archive) as archive_file:
+        assert archive_file.namelist() == ["first.txt", "after.txt"]

@@ -424,6 +424,9 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
             self._lazy = None
             self.reusable = all(member.source.reusable for member, _ in members)
 
+    def __init_subclass__(cls) -> None:
+        raise TypeError("ZipStreamResource cannot be subclassed")
+
     @property
     def members(self) -> tuple[ZipStreamFile, ...] | None:
         named = self._named
