@@ -79,9 +79,7 @@ class SourcePass(AsyncIterator[BytesLike]):
 
     async def aclose(self) -> None:
         """Close the underlying iterator (its ``finally`` blocks run now)."""
-        aclose = getattr(self.iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await close_pass(self.iterator)
 
     async def __aenter__(self) -> SourcePass:
         return self
