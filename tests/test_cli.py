@@ -30,14 +30,9 @@ from multipart_parsers import parse_email, parse_python_multipart
 import httpx_streaming
 from httpx_streaming import ResourceStreamFunction, stream_response
 from httpx_streaming.__main__ import main
-from httpx_streaming._cli import (
-    EXIT_LOCAL,
-    EXIT_TRANSFER,
-    EXIT_USAGE,
-    FieldSpec,
-    parse_field,
-    split_source,
-)
+from httpx_streaming._cli import EXIT_LOCAL, EXIT_TRANSFER, EXIT_USAGE
+from httpx_streaming._cli._form import FieldSpec, parse_field
+from httpx_streaming._cli._zip import split_source
 from httpx_streaming._progress import (
     CountingSource,
     ProgressBar,

@@ -19,11 +19,11 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TextIO, final
+from typing import TextIO, final
 
 from ._passes import close_pass
-from ._types import BytesLike
-from ._validation import is_reusable, source_length
+from ._types import BytesLike, ByteSource
+from ._validation import source_length
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -174,23 +174,27 @@ class CountingSource:
     """A byte source that passes another one's chunks through, counting them.
 
     Each ``async for`` restarts the bar (an attempt sends the whole body), so
-    retries show the attempt in progress. ``content_length`` and ``reusable``
-    are those of the wrapped source.
+    retries show the attempt in progress. ``content_length``, ``reusable`` and
+    ``consumed`` are those of the wrapped source.
     """
 
     __slots__ = ("_bar", "_source")
 
-    def __init__(self, source: Any, bar: ProgressBar) -> None:
+    def __init__(self, source: ByteSource, bar: ProgressBar) -> None:
         self._source = source
         self._bar = bar
 
     @property
     def content_length(self) -> int | None:
-        return source_length(self._source)
+        return self._source.content_length
 
     @property
     def reusable(self) -> bool:
-        return is_reusable(self._source)
+        return self._source.reusable
+
+    @property
+    def consumed(self) -> bool:
+        return self._source.consumed
 
     def __aiter__(self) -> CountingStream:
         iterator = self._source.__aiter__()

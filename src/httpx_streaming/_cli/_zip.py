@@ -1,0 +1,278 @@
+"""The ``zip`` command: local files, directories and URLs as one archive.
+
+The SOURCE arguments are planned into members first (every local file
+checked, directories walked), before the event loop starts; the archive then
+streams to a file, to standard output or as the body of a POST.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import os
+import pathlib
+import stat
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, NoReturn
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from .. import (
+    COMPRESSION_METHOD_DEFLATE,
+    COMPRESSION_METHOD_NONE,
+    ZipStreamFile,
+    ZipStreamResource,
+    create_zip_stream_resource,
+    stream_response,
+)
+from .._progress import ProgressBar
+from ._failures import EXIT_LOCAL, EXIT_OK, EXIT_USAGE, CommandError
+from ._inputs import check_readable_file, check_url, is_url, url_file_name
+from ._options import Options
+from ._retry import RetryPolicy, with_retries
+from ._upload import upload
+
+# Output is written in blocks of about this size; bigger chunks pass as they are.
+_WRITE_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class LocalMember:
+    """A local file (``path``) or an empty directory (``path is None``, name ends in ``/``)."""
+
+    name: str
+    path: pathlib.Path | None
+    mtime: float
+    mode: int
+
+
+@dataclass(frozen=True)
+class UrlMember:
+    """A member streamed from a GET of ``url``."""
+
+    name: str
+    url: httpx.URL
+
+
+Member = LocalMember | UrlMember
+
+
+@dataclass(frozen=True)
+class ZipJob:
+    """A checked ``zip`` command: its members and where the archive goes."""
+
+    members: list[Member]
+    deflate: bool
+    post_url: httpx.URL | None
+    output: pathlib.Path | None  # None with post_url None: standard output
+
+
+def prepare_zip(args: argparse.Namespace) -> ZipJob:
+    """Check the ``zip`` arguments and local files, before any byte moves."""
+    to_stdout = args.post is None and args.output in (None, "-")
+    if to_stdout and sys.stdout.isatty():
+        raise CommandError(
+            EXIT_USAGE,
+            "refusing to write a ZIP archive to a terminal; use -o FILE, --post URL or a "
+            "redirection",
+        )
+    post_url = check_url(args.post, "--post") if args.post is not None else None
+    output = None if to_stdout or post_url is not None else pathlib.Path(args.output)
+    members = plan_zip_members(args.sources, exclude=None if output is None else str(output))
+    return ZipJob(members, args.deflate, post_url, output)
+
+
+async def run_zip(job: ZipJob, options: Options) -> int:
+    """Stream the archive to its destination."""
+    async with options.client() as client:
+        archive = create_zip_stream_resource(_zip_files(job.members, client, job.deflate))
+        if job.post_url is not None:
+            await upload(client, job.post_url, archive, archive.headers, options)
+            return EXIT_OK
+        bar = options.progress_bar(archive.content_length, "zip")
+        try:
+            if job.output is None:
+                await _write(sys.stdout.buffer, archive, options.retry, bar)
+            else:
+                await _write_to_path(job.output, archive, options.retry, bar)
+        finally:
+            bar.close()
+    return EXIT_OK
+
+
+# --- planning the members ------------------------------------------------------------
+
+
+def split_source(argument: str) -> tuple[str | None, str]:
+    """``NAME=SOURCE`` into its parts; a URL or an existing path is taken whole."""
+    if is_url(argument) or os.path.lexists(argument):
+        return None, argument
+    name, sep, source = argument.partition("=")
+    if sep and name and source:
+        return name, source
+    return None, argument
+
+
+def plan_zip_members(sources: Sequence[str], exclude: str | None = None) -> list[Member]:
+    """Resolve the SOURCE arguments into members, checking local files now.
+
+    Directories are walked recursively in sorted order; their files are named
+    by their path relative to the directory, under the directory's name (or
+    NAME), and empty directories become directory entries. ``exclude`` (the
+    archive being written) is left out of the walk.
+    """
+    members: list[Member] = []
+    excluded = os.path.realpath(exclude) if exclude else None
+    for argument in sources:
+        name, source = split_source(argument)
+        if is_url(source):
+            url = check_url(source, "a SOURCE URL")
+            members.append(UrlMember(name or url_file_name(url), url))
+            continue
+        path = pathlib.Path(source)
+        status = path.stat()
+        if name is None:
+            name = path.name if path.name not in ("", ".", "..") else path.resolve().name
+            if not name:
+                raise CommandError(
+                    EXIT_USAGE, f"cannot name a member after {source!r}; use NAME={source}"
+                )
+        name = name.rstrip("/") if stat.S_ISDIR(status.st_mode) else name
+        if stat.S_ISDIR(status.st_mode):
+            members.extend(_walk(path, name, excluded))
+        else:
+            status = check_readable_file(path)
+            members.append(LocalMember(name, path, status.st_mtime, status.st_mode))
+    return members
+
+
+def _raise(error: OSError) -> NoReturn:
+    raise error
+
+
+def _walk(root: pathlib.Path, prefix: str, excluded: str | None) -> list[Member]:
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", str(root))
+    members: list[Member] = []
+    for directory, subdirectories, files in os.walk(root, onerror=_raise):
+        subdirectories.sort()
+        relative = os.path.relpath(directory, root)
+        base = prefix if relative == "." else f"{prefix}/{pathlib.PurePath(relative).as_posix()}"
+        if not subdirectories and not files:
+            status = os.stat(directory)
+            members.append(LocalMember(base + "/", None, status.st_mtime, status.st_mode))
+        for file_name in sorted(files):
+            path = pathlib.Path(directory, file_name)
+            if excluded is not None and os.path.realpath(path) == excluded:
+                continue
+            status = check_readable_file(path)
+            members.append(
+                LocalMember(f"{base}/{file_name}", path, status.st_mtime, status.st_mode)
+            )
+    return members
+
+
+def _zip_files(
+    members: Sequence[Member], client: httpx.AsyncClient, deflate: bool
+) -> list[ZipStreamFile]:
+    method = COMPRESSION_METHOD_DEFLATE if deflate else COMPRESSION_METHOD_NONE
+    files: list[ZipStreamFile] = []
+    for member in members:
+        try:
+            if isinstance(member, UrlMember):
+                source = stream_response(client, "GET", member.url)
+                files.append(ZipStreamFile(member.name, source, compression_method=method))
+                continue
+            # The files' own times and permission bits, as zip -r keeps them.
+            files.append(
+                ZipStreamFile(
+                    member.name,
+                    b"" if member.path is None else member.path,
+                    compression_method=method,
+                    modified_at=member.mtime,
+                    mode=stat.S_IMODE(member.mode),
+                )
+            )
+        except (TypeError, ValueError) as exc:
+            raise CommandError(EXIT_USAGE, f"bad member name {member.name!r}: {exc}") from None
+    return files
+
+
+# --- writing the archive -------------------------------------------------------------
+
+
+async def _write_to_path(
+    path: pathlib.Path, archive: ZipStreamResource, retry: RetryPolicy, bar: ProgressBar
+) -> None:
+    try:
+        output = await anyio.to_thread.run_sync(path.open, "wb")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CommandError(EXIT_LOCAL, f"cannot write {str(path)!r}: {reason}") from None
+    # Only a regular file is removed on failure: -o /dev/null must survive a failed run.
+    regular = stat.S_ISREG(os.fstat(output.fileno()).st_mode)
+    try:
+        with output:
+            await _write(output, archive, retry, bar)
+    except BaseException:
+        if regular:  # a half-written archive is worse than none
+            with anyio.CancelScope(shield=True), contextlib.suppress(OSError):
+                await anyio.to_thread.run_sync(path.unlink)
+        raise
+
+
+async def _write(
+    output: IO[bytes], archive: ZipStreamResource, retry: RetryPolicy, bar: ProgressBar
+) -> None:
+    """Write the archive to *output*, from the start again on every retry.
+
+    A file is rewound and truncated for the next attempt; a pipe cannot take
+    back what was written, so it is retried only before its first byte.
+    """
+    seekable = output.seekable()
+    start = output.tell() if seekable else 0
+    first = True
+
+    async def attempt() -> None:
+        nonlocal first
+        if seekable and not first:
+            await anyio.to_thread.run_sync(_truncate, output, start)
+        first = False
+        bar.restart()
+        await _write_chunks(archive, output, bar)
+
+    await with_retries(attempt, retry, bar, repeatable=lambda: seekable or bar.done == 0)
+
+
+def _truncate(output: IO[bytes], position: int) -> None:
+    output.seek(position)
+    output.truncate()
+
+
+async def _write_chunks(archive: ZipStreamResource, output: IO[bytes], bar: ProgressBar) -> None:
+    """Write the archive's chunks in blocks of about ``_WRITE_BLOCK`` bytes.
+
+    Each write is a hop to a worker thread, which costs more than copying a
+    64 KiB chunk; gathering chunks into one reused buffer keeps the hops to
+    about one per MiB. A chunk of a block's size or more goes out as it is.
+    """
+    buffer = bytearray()
+    async with contextlib.aclosing(archive.__aiter__()) as chunks:
+        async for chunk in chunks:
+            size = len(chunk)
+            if not buffer and size >= _WRITE_BLOCK:
+                await anyio.to_thread.run_sync(output.write, chunk)
+            else:
+                buffer += chunk
+                if len(buffer) >= _WRITE_BLOCK:
+                    await anyio.to_thread.run_sync(output.write, buffer)
+                    buffer.clear()
+            bar.advance(size)
+    if buffer:
+        await anyio.to_thread.run_sync(output.write, buffer)
+    await anyio.to_thread.run_sync(output.flush)
