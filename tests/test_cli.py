@@ -1,5 +1,5 @@
 """The ``httpx-streaming`` command line: zip and form jobs against the loopback server,
-every expected failure as one line with its exit code, the progress bar, and ``make demo``.
+every expected failure as one line with its exit code, and the progress bar on a terminal.
 
 Archives are checked with the standard library's zipfile and forms with python-multipart
 and the email parser: real readers, never our own.
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
-import shlex
 import signal
 import socket
 import stat
@@ -19,60 +17,20 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from cli_runner import assert_one_error_line, run, run_module
+from fake_terminal import FakeTTY
 from loopback import LoopbackServer, pattern_bytes
 from multipart_parsers import parse_email, parse_python_multipart
 
 import httpx_streaming
-from httpx_streaming import ResourceStreamFunction, stream_response
 from httpx_streaming.__main__ import main
 from httpx_streaming._cli import EXIT_LOCAL, EXIT_TRANSFER, EXIT_USAGE
 from httpx_streaming._cli._form import FieldSpec, parse_field
 from httpx_streaming._cli._zip import split_source
-from httpx_streaming._progress import (
-    CountingSource,
-    ProgressBar,
-    format_bytes,
-    format_duration,
-    render_line,
-)
-
-ROOT = Path(__file__).resolve().parent.parent
-PREFIX = "httpx-streaming: error: "
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_error_line(err: str, *fragments: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(PREFIX), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
-
-
-def run_module(
-    *argv: str, subcommand: str | None = None, **kwargs: object
-) -> subprocess.CompletedProcess[bytes]:
-    """A real ``python -m httpx_streaming`` process."""
-    command = [subcommand] if subcommand else []
-    kwargs.setdefault("stdout", subprocess.PIPE)
-    return subprocess.run(  # type: ignore[call-overload, no-any-return]
-        [sys.executable, "-m", "httpx_streaming", *command, *argv],
-        stderr=subprocess.PIPE,
-        timeout=120,
-        **kwargs,
-    )
 
 
 @pytest.fixture
@@ -668,132 +626,6 @@ def test_http_error_status(
 # --- progress ------------------------------------------------------------------------------
 
 
-class FakeTTY(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_formatting() -> None:
-    assert [format_bytes(n) for n in (0, 1023, 1024, 1536, 10 * 2**20, 3 * 2**40)] == [
-        "0 B",
-        "1023 B",
-        "1.0 KiB",
-        "1.5 KiB",
-        "10.0 MiB",
-        "3.0 TiB",
-    ]
-    assert [format_duration(s) for s in (0, 0.2, 59.5, 61, 3725)] == [
-        "0:00",
-        "0:01",
-        "1:00",
-        "1:01",
-        "1:02:05",
-    ]
-    assert render_line("upload", 5 * 2**20, 10 * 2**20, 2.0) == (
-        "upload [##########..........]  50%  5.0 MiB / 10.0 MiB  2.5 MiB/s  ETA 0:02"
-    )
-    assert render_line("upload", 3 * 2**20, None, 2.0) == "upload  3.0 MiB  1.5 MiB/s"
-    assert render_line("zip", 10, 10, 1.0).endswith(
-        "[####################] 100%  10 B / 10 B  10 B/s  done"
-    )
-    assert (
-        render_line("", 0, 100, 0.0) == "[....................]   0%  0 B / 100 B  --/s  ETA --:--"
-    )
-
-
-def test_progress_bar_draws_at_most_every_interval() -> None:
-    stream, clock = FakeTTY(), FakeClock()
-    bar = ProgressBar(4 * 2**20, label="upload", stream=stream, clock=clock)
-    assert bar.enabled
-    clock.now += 1.0
-    bar.advance(2**20)  # first chunk: drawn
-    for _ in range(100):  # same instant: not drawn again
-        bar.advance(10)
-    clock.now += 0.05
-    bar.advance(2**20 - 1000)
-    draws = stream.getvalue().split("\r")[1:]
-    assert draws == [
-        "upload [#####...............]  25%  1.0 MiB / 4.0 MiB  1.0 MiB/s  ETA 0:03\x1b[K"
-    ]
-    clock.now += 0.1
-    bar.advance(0)
-    assert stream.getvalue().count("\r") == 2
-    assert stream.getvalue().endswith("  50%  2.0 MiB / 4.0 MiB  1.7 MiB/s  ETA 0:02\x1b[K")
-    bar.note("httpx-streaming: retrying")
-    assert stream.getvalue().endswith("\r\x1b[Khttpx-streaming: retrying\n")
-    bar.restart()
-    bar.advance(4 * 2**20)
-    bar.close()
-    assert stream.getvalue().endswith("100%  4.0 MiB / 4.0 MiB  --/s  done\x1b[K\n")
-    before = stream.getvalue()
-    bar.advance(1)
-    bar.close()
-    assert stream.getvalue() == before  # closed: silent
-
-
-def test_progress_bar_is_quiet_off_a_terminal() -> None:
-    stream = io.StringIO()
-    bar = ProgressBar(100, stream=stream)
-    assert not bar.enabled
-    bar.advance(50)
-    bar.note("retrying")
-    bar.close()
-    assert stream.getvalue() == ""
-    assert bar.done == 50
-
-
-@ResourceStreamFunction
-async def chunks(count: int, size: int) -> AsyncIterator[bytes]:
-    for index in range(count):
-        yield bytes([index]) * size
-
-
-async def test_counting_source_passes_chunks_through() -> None:
-    stream, clock = FakeTTY(), FakeClock()
-    bar = ProgressBar(None, stream=stream, clock=clock)
-    source = chunks(3, 1000)
-    source.content_length = 3000
-    counted = CountingSource(source, bar)
-    assert counted.content_length == 3000 and counted.reusable
-    for _attempt in range(2):  # each pass restarts the count
-        passed = [chunk async for chunk in counted]
-        assert passed == [bytes([index]) * 1000 for index in range(3)]
-        assert bar.done == 3000
-
-
-async def test_counting_source_is_zero_copy() -> None:
-    block = bytearray(b"x" * 65536)
-
-    @ResourceStreamFunction
-    async def same() -> AsyncIterator[bytearray]:
-        yield block
-
-    bar = ProgressBar(None, stream=FakeTTY())
-    async for chunk in CountingSource(same(), bar):
-        assert chunk is block
-
-
-async def test_counting_source_learns_the_total(server: LoopbackServer) -> None:
-    bar = ProgressBar(None, stream=FakeTTY())
-    async with httpx.AsyncClient() as client:
-        body = CountingSource(stream_response(client, "GET", f"{server.url}/bytes?size=5000"), bar)
-        assert body.content_length is None
-        iterator = body.__aiter__()
-        try:
-            await iterator.__anext__()
-            assert bar.total == 5000  # the response's Content-Length
-        finally:
-            await iterator.aclose()
-
-
 def test_cli_draws_progress_on_a_terminal(
     server: LoopbackServer, tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -821,116 +653,3 @@ def test_no_progress_option(
     code = main(["form", f"{server.url}/upload/q", "-F", "a=b", "--no-progress"])
     assert code == 0
     assert stderr.getvalue() == ""
-
-
-# --- make demo -----------------------------------------------------------------------------
-
-
-def test_demo_verifies_everything() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.rstrip().endswith("all verified")
-    assert "FAIL" not in result.stdout
-    for backend in ("asyncio", "trio"):
-        assert f"[{backend}] loopback server at" in result.stdout
-
-
-# --- the examples of docs/cli.md -----------------------------------------------------------
-
-DOC_HOST = "https://example.org"
-
-
-def doc_examples() -> list[tuple[str, list[str], int]]:
-    """Every ``$ httpx-streaming ...`` line of docs/cli.md: command, output lines, exit code."""
-    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    examples: list[tuple[str, list[str], int]] = []
-    for block in re.findall(r"```console\n(.*?)```", text, re.DOTALL):
-        lines: list[str] = []
-        for line in block.splitlines():
-            if lines and lines[-1].endswith("\\"):
-                lines[-1] = lines[-1][:-1].rstrip() + " " + line.strip()
-            else:
-                lines.append(line)
-        entries: list[tuple[str, list[str]]] = []
-        for line in lines:
-            if line.startswith("$ "):
-                entries.append((line[2:], []))
-            elif entries:
-                entries[-1][1].append(line)
-        for index, (command, output) in enumerate(entries):
-            if not command.startswith("httpx-streaming "):
-                continue
-            following = entries[index + 1] if index + 1 < len(entries) else None
-            code = int(following[1][0]) if following and following[0] == "echo $?" else 0
-            examples.append((command, output, code))
-    return examples
-
-
-def matches(expected: str, actual: str) -> bool:
-    pattern = ".*".join(re.escape(part) for part in expected.split("…"))
-    return re.fullmatch(pattern, actual) is not None
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The files the docs' examples name, in the current directory."""
-    (tmp_path / "photos" / "empty").mkdir(parents=True)
-    (tmp_path / "photos" / "a.jpg").write_bytes(pattern_bytes(30_000, 1))
-    (tmp_path / "photos" / "b.jpg").write_bytes(pattern_bytes(20_000, 2))
-    (tmp_path / "notes.txt").write_text("buy film\n" * 100)
-    (tmp_path / "beach.jpg").write_bytes(pattern_bytes(40_000, 3))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-DOC_EXAMPLES = doc_examples()
-
-
-def test_docs_have_examples() -> None:
-    assert len(DOC_EXAMPLES) >= 8
-    assert {code for _, _, code in DOC_EXAMPLES} == {0, 1, 2, 3}
-
-
-@pytest.mark.parametrize(
-    ("command", "output", "code"),
-    DOC_EXAMPLES,
-    ids=[f"{index}-{command.split()[1]}" for index, (command, _, _) in enumerate(DOC_EXAMPLES)],
-)
-def test_docs_example(
-    command: str,
-    output: list[str],
-    code: int,
-    server: LoopbackServer,
-    workspace: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    argv = shlex.split(command.replace(DOC_HOST, server.url))[1:]
-    if ">" in argv:  # a shell redirection: standard output to a file, in a real process
-        target = workspace / argv[argv.index(">") + 1]
-        with target.open("wb") as stdout:
-            result = run_module(*argv[: argv.index(">")], stdout=stdout)
-        actual_code, out, err = result.returncode, "", result.stderr.decode()
-    else:
-        actual_code, out, err = run(capsys, *argv)
-    assert actual_code == code, (out, err)
-    actual = (out + err).splitlines()
-    for line in output:
-        expected = line.replace(DOC_HOST, server.url)
-        assert any(matches(expected, got) for got in actual), (expected, actual)
-    if code:
-        assert_one_error_line(err)
-    for archive_path in workspace.glob("*.zip"):
-        with zipfile.ZipFile(archive_path) as archive:
-            assert archive.testzip() is None
-            names = archive.namelist()
-        if archive_path.name == "named.zip":
-            assert names == ["pictures/a.jpg", "pictures/b.jpg", "pictures/empty/",
-                             "docs/report.pdf"]  # fmt: skip
-        else:
-            assert "photos/empty/" in names and "photos/a.jpg" in names

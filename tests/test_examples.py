@@ -4,6 +4,9 @@ The docs hold no code of their own: every ``python`` block of ``docs/*.md`` is a
 include of a file in ``examples/docs/`` (checked below), and every such file has a check here
 that runs it and verifies what the server received with real parsers. README.md cannot include
 files, so its ``python`` blocks must be verbatim (dedented) regions of an example file.
+
+The ``$ httpx-streaming ...`` examples of docs/cli.md run here too (in this process, or as a
+real one when they redirect standard output), and the output lines they show are checked.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import importlib.util
 import io
 import json
 import re
+import shlex
 import tempfile
 import textwrap
 import zipfile
@@ -21,6 +25,7 @@ from types import ModuleType
 
 import anyio
 import pytest
+from cli_runner import assert_one_error_line, run, run_module
 from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
 from multipart_parsers import Part, parse_email, parse_python_multipart
 
@@ -409,3 +414,98 @@ CHECKS = {
 @pytest.mark.parametrize("name", sorted(CHECKS))
 async def test_example(name: str, server: LoopbackServer) -> None:
     await CHECKS[name](server)
+
+
+# --- the command line examples of docs/cli.md ---------------------------------------------
+
+CLI_HOST = "https://example.org"
+
+
+def cli_examples() -> list[tuple[str, list[str], int]]:
+    """Every ``$ httpx-streaming ...`` line of docs/cli.md: command, output lines, exit code."""
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    examples: list[tuple[str, list[str], int]] = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.DOTALL):
+        lines: list[str] = []
+        for line in block.splitlines():
+            if lines and lines[-1].endswith("\\"):
+                lines[-1] = lines[-1][:-1].rstrip() + " " + line.strip()
+            else:
+                lines.append(line)
+        entries: list[tuple[str, list[str]]] = []
+        for line in lines:
+            if line.startswith("$ "):
+                entries.append((line[2:], []))
+            elif entries:
+                entries[-1][1].append(line)
+        for index, (command, output) in enumerate(entries):
+            if not command.startswith("httpx-streaming "):
+                continue
+            following = entries[index + 1] if index + 1 < len(entries) else None
+            code = int(following[1][0]) if following and following[0] == "echo $?" else 0
+            examples.append((command, output, code))
+    return examples
+
+
+def matches_output(expected: str, actual: str) -> bool:
+    pattern = ".*".join(re.escape(part) for part in expected.split("…"))
+    return re.fullmatch(pattern, actual) is not None
+
+
+@pytest.fixture
+def cli_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The files the examples of docs/cli.md name, in the current directory."""
+    (tmp_path / "photos" / "empty").mkdir(parents=True)
+    (tmp_path / "photos" / "a.jpg").write_bytes(pattern_bytes(30_000, 1))
+    (tmp_path / "photos" / "b.jpg").write_bytes(pattern_bytes(20_000, 2))
+    (tmp_path / "notes.txt").write_text("buy film\n" * 100)
+    (tmp_path / "beach.jpg").write_bytes(pattern_bytes(40_000, 3))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+CLI_EXAMPLES = cli_examples()
+
+
+def test_cli_page_has_examples() -> None:
+    assert len(CLI_EXAMPLES) >= 8
+    assert {code for _, _, code in CLI_EXAMPLES} == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "code"),
+    CLI_EXAMPLES,
+    ids=[f"{index}-{command.split()[1]}" for index, (command, _, _) in enumerate(CLI_EXAMPLES)],
+)
+def test_cli_example(
+    command: str,
+    output: list[str],
+    code: int,
+    server: LoopbackServer,
+    cli_workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = shlex.split(command.replace(CLI_HOST, server.url))[1:]
+    if ">" in argv:  # a shell redirection: standard output to a file, in a real process
+        target = cli_workspace / argv[argv.index(">") + 1]
+        with target.open("wb") as stdout:
+            result = run_module(*argv[: argv.index(">")], stdout=stdout)
+        actual_code, out, err = result.returncode, "", result.stderr.decode()
+    else:
+        actual_code, out, err = run(capsys, *argv)
+    assert actual_code == code, (out, err)
+    actual = (out + err).splitlines()
+    for line in output:
+        expected = line.replace(CLI_HOST, server.url)
+        assert any(matches_output(expected, got) for got in actual), (expected, actual)
+    if code:
+        assert_one_error_line(err)
+    for archive_path in cli_workspace.glob("*.zip"):
+        with zipfile.ZipFile(archive_path) as archive:
+            assert archive.testzip() is None
+            names = archive.namelist()
+        if archive_path.name == "named.zip":
+            assert names == ["pictures/a.jpg", "pictures/b.jpg", "pictures/empty/",
+                             "docs/report.pdf"]  # fmt: skip
+        else:
+            assert "photos/empty/" in names and "photos/a.jpg" in names
