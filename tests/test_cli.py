@@ -602,6 +602,47 @@ def test_connection_errors_are_retried(tree: Path, capsys: pytest.CaptureFixture
     assert_one_error_line(lines[-1], f"cannot connect to {url}", "(after 3 attempts)")
 
 
+@pytest.mark.parametrize("command", ["zip", "form"])
+def test_source_errors_in_an_upload_name_the_source(
+    command: str, server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # httpx re-stamps a source's connection error with the upload's request; the notices and
+    # the final line still name the source's URL.
+    url = f"http://127.0.0.1:{closed_port()}/x"
+    upload = f"{server.url}/upload/{command}"
+    argv = {
+        "zip": ["zip", url, "--post", upload],
+        "form": ["form", upload, "-F", f"f=@{url}"],
+    }[command]
+    code, out, err = run(capsys, *argv, "--retries", "1", "--retry-delay", "0", "-v")
+    assert (code, out) == (EXIT_TRANSFER, "")
+    notice, final = err.splitlines()
+    assert notice.startswith(f"httpx-streaming: cannot connect to {url}: ")
+    assert notice.endswith("; retrying in 0 s (attempt 2 of 2)")
+    assert_one_error_line(final, f"cannot connect to {url}: ", "(after 2 attempts)")
+
+
+def test_a_failure_after_retries_names_the_attempts(server: LoopbackServer) -> None:
+    # The first attempt fails before a byte reached the pipe and is retried; the second fails
+    # once the pipe was written to, which no retry can take back: the line says 2 attempts.
+    second = f"{server.url}/flaky/cli-pipe-late?failures=5"
+    result = run_module(
+        f"{server.url}/flaky/cli-pipe-early?failures=1",
+        f"{server.url}/bytes?size=100000&seed=1",
+        second,
+        "--retries",
+        "3",
+        "--retry-delay",
+        "0",
+        subcommand="zip",
+    )
+    assert result.returncode == EXIT_TRANSFER
+    error = f"GET {second} answered 500 Internal Server Error (after 2 attempts)"
+    assert_one_error_line(result.stderr.decode(), error)
+    assert server.recorder.attempts["/flaky/cli-pipe-early"] == 2
+    assert server.recorder.attempts["/flaky/cli-pipe-late"] == 1
+
+
 @pytest.mark.parametrize("where", ["zip-source", "zip-post", "form-source", "form-post"])
 def test_http_error_status(
     where: str, server: LoopbackServer, tree: Path, capsys: pytest.CaptureFixture[str]
