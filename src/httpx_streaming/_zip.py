@@ -24,6 +24,7 @@ from ._zip_encoder import (
     MemberOptions,
     ZipEncoder,
     archive_length,
+    check_given_crc,
     member_options,
 )
 from ._zip_names import (
@@ -106,6 +107,7 @@ class ZipStreamFile:
     """
 
     __slots__ = (
+        "_crc_data",
         "_one_shot",
         "_options",
         "_times",
@@ -158,18 +160,18 @@ class ZipStreamFile:
             raise ValueError(
                 f"folder {name!r} cannot have data; got {describe(stream)} (pass no stream, or b'')"
             )
+        self._options: tuple[str, MemberOptions] | None = None
+        self._crc_data: bytes | None = None
         source = self.source
         if type(source) is BytesSource and self.compression_method == COMPRESSION_METHOD_NONE:
             # All the data is here, so its CRC goes into the local header and
             # streaming readers read the member whatever its size.
-            actual = compute_crc32(source.data)
-            if self.crc32 is not None and self.crc32 != actual:
-                raise ValueError(
-                    f"crc32 {self.crc32:#010x} given for {name!r} does not match its data "
-                    f"({actual:#010x})"
-                )
-            self.crc32 = actual
-        self._options: tuple[str, MemberOptions] | None = None
+            data = source.data
+            if type(data) is bytes:  # immutable: its CRC is computed once, for every pass
+                self._crc_data = data
+                self.crc32 = self._encoder_options().crc32
+            else:  # checked again on every pass, in case the buffer changed
+                self.crc32 = check_given_crc(self.crc32, compute_crc32(data), name)
 
     def _encoder_options(self, name: str | None = None) -> MemberOptions:
         """The encoder's view of this member, under *name* (after deduplication)."""
@@ -186,7 +188,9 @@ class ZipStreamFile:
             unix_time=unix_time,
             mode=self.mode,
         )
-        options = member_options(entry, self.compression_method, self.compression_level, self.crc32)
+        options = member_options(
+            entry, self.compression_method, self.compression_level, self.crc32, self._crc_data
+        )
         self._options = (name, options)
         return options
 

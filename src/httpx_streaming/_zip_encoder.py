@@ -19,9 +19,10 @@ Layout policy, per member:
 * The central directory and end records use zip64 only for values that do not
   fit in 32 bits (sizes, offsets) or for 65,535 members or more.
 
-Every CRC written is one computed here over the data written: a CRC given in
-advance is checked against it, before the member's header for a member whose
-data is all here, at its end otherwise (the archive then stops unfinished).
+Every CRC written is one computed here over the data written (by
+``member_options`` for immutable bytes held in memory): a CRC given in advance
+is checked against it, before the member's header for a member whose data is
+all here, at its end otherwise (the archive then stops unfinished).
 """
 
 from __future__ import annotations
@@ -60,21 +61,45 @@ MAX_HOLD_BACK_SIZE: Final = 1024 * 1024 * 1024
 
 
 class MemberOptions(NamedTuple):
-    """How one member is to be encoded; made by [member_options][.member_options]."""
+    """How one member is to be encoded; made by ``member_options``."""
 
     entry: Entry
     method: int = COMPRESSION_METHOD_NONE
     level: int = DEFAULT_COMPRESSION_LEVEL
     crc32: int | None = None
+    # The immutable bytes that ``crc32`` was computed over by ``member_options``:
+    # ``add`` of these very bytes need not compute it again.
+    crc_data: bytes | None = None
 
 
 def member_options(
-    entry: Entry, method: int, level: int = DEFAULT_COMPRESSION_LEVEL, crc: int | None = None
+    entry: Entry,
+    method: int,
+    level: int = DEFAULT_COMPRESSION_LEVEL,
+    crc: int | None = None,
+    data: bytes | None = None,
 ) -> MemberOptions:
-    """The options of a member: folders are stored and have no data to check a CRC of."""
+    """The options of a member; folders are stored and have no data to check a CRC of.
+
+    With *data*, the member's bytes when they are all in memory, the CRC is
+    computed here (and a given *crc* checked against it), once for every pass.
+    """
     if entry.is_dir:
         return MemberOptions(entry, COMPRESSION_METHOD_NONE, level, None)
-    return MemberOptions(entry, method, level, crc)
+    if type(data) is not bytes:
+        return MemberOptions(entry, method, level, crc)
+    return MemberOptions(entry, method, level, check_given_crc(crc, crc32(data), entry), data)
+
+
+def check_given_crc(given: int | None, computed: int, member: Entry | str) -> int:
+    """*computed*, the CRC of a member's data, after checking a *given* one against it."""
+    if given is not None and given != computed:
+        name = member if isinstance(member, str) else member.name.decode("utf-8", "replace")
+        raise ValueError(
+            f"zip member {name!r} was given crc32={given:#010x} but its data has "
+            f"crc32={computed:#010x}"
+        )
+    return computed
 
 
 def stored_layout(size: int, crc_known: bool, hold_back_size: int) -> tuple[bool, bool]:
@@ -86,21 +111,38 @@ def _member_label(entry: Entry) -> str:
     return f"zip member {entry.name.decode('utf-8', 'replace')!r}"
 
 
-def _check_crc(options: MemberOptions, crc: int) -> None:
-    expected = options.crc32
-    if expected is not None and expected != crc:
-        raise ValueError(
-            f"{_member_label(options.entry)} was given crc32={expected:#010x} but its data "
-            f"has crc32={crc:#010x}"
-        )
-
-
 def _immutable(chunk: BytesLike) -> BytesLike:
     # A source may reuse a mutable buffer for its next chunk: keep only
     # immutable data without copying it.
     if isinstance(chunk, bytes) or (isinstance(chunk, memoryview) and isinstance(chunk.obj, bytes)):
         return chunk
     return bytes(chunk)
+
+
+def write_complete(
+    out: Output, options: MemberOptions, data: Sequence[BytesLike], size: int, crc: int
+) -> bytes:
+    """Write a member whose data is all here, *crc* computed over it: sizes and CRC go
+    into its local header, no data descriptor follows. Returns its central record.
+
+    Archives of many small members spend their time here: it stays one plain function.
+    """
+    if options.crc32 is not None and options.crc32 != crc:
+        check_given_crc(options.crc32, crc, options.entry)
+    method = COMPRESSION_METHOD_NONE
+    compressed_size = size
+    if options.method == COMPRESSION_METHOD_DEFLATE and size:
+        packed = deflated_if_smaller(data, size, options.level)
+        if packed is not None:
+            method = COMPRESSION_METHOD_DEFLATE
+            data, compressed_size = packed
+    zip64 = size >= ZIP64_LIMIT
+    entry = options.entry
+    offset = out.offset
+    out.write(local_file_header(entry, method, crc, compressed_size, size, False, zip64))
+    for piece in data:
+        out.write(piece)
+    return central_directory_header(entry, method, crc, compressed_size, size, offset, False, zip64)
 
 
 class _Header(NamedTuple):
@@ -114,9 +156,10 @@ class _Header(NamedTuple):
 class MemberWriter:
     """Writes one member: holds its first bytes, picks its layout, ends it with records.
 
-    Made fresh for every member by the encoder: ``start``, then ``feed`` and
-    ``end``, or ``write_complete`` alone for data that is all in memory. Both
-    return the member's central directory record.
+    Made fresh for every member whose data comes in chunks: ``start``, then
+    ``feed`` any number of times, and ``end``, which returns the member's
+    central directory record. (Data that is all in memory skips the writer:
+    ``write_complete``.)
     """
 
     __slots__ = (
@@ -195,25 +238,8 @@ class MemberWriter:
             crc = 0
             for chunk in held:
                 crc = crc32(chunk, crc)
-            return self.write_complete(held, self._held_size, crc)
+            return write_complete(self._out, self.options, held, self._held_size, crc)
         return self._end_stream()
-
-    def write_complete(self, data: Sequence[BytesLike], size: int, crc: int) -> bytes:
-        """Write a member whose data is all here (with *crc* computed over it): sizes and
-        CRC go into its local header. Returns its central directory record."""
-        options = self.options
-        _check_crc(options, crc)
-        method = COMPRESSION_METHOD_NONE
-        compressed_size = size
-        if options.method == COMPRESSION_METHOD_DEFLATE and size:
-            packed = deflated_if_smaller(data, size, options.level)
-            if packed is not None:
-                method = COMPRESSION_METHOD_DEFLATE
-                data, compressed_size = packed
-        header = _Header(method, False, size >= ZIP64_LIMIT)
-        self._write_header(header, crc, size, compressed_size)
-        self._out.write_all(data)
-        return self._central(header, crc, compressed_size, size)
 
     # -- internals --
 
@@ -288,7 +314,7 @@ class MemberWriter:
                 self._out.write(piece)
             compressed_size = self._deflater.compressed_size
         if not self.options.entry.is_dir:
-            _check_crc(self.options, crc)
+            check_given_crc(self.options.crc32, crc, self.options.entry)
         if header.data_descriptor:
             if not header.zip64 and (compressed_size >= ZIP64_LIMIT or size >= ZIP64_LIMIT):
                 # Unreachable by the bounds above; never write a lying archive.
@@ -378,9 +404,12 @@ class ZipEncoder:
             self.feed(data)
             self.end()
             return
-        self._expect(EncoderState.BETWEEN_MEMBERS, "add()")
-        writer = MemberWriter(self._out, options, size, self.hold_back_size)
-        self._central.append(writer.write_complete((data,), size, crc32(data)))
+        if self.state is not EncoderState.BETWEEN_MEMBERS:
+            self._expect(EncoderState.BETWEEN_MEMBERS, "add()")
+        crc = options.crc32
+        if crc is None or options.crc_data is not data:
+            crc = crc32(data)
+        self._central.append(write_complete(self._out, options, (data,), size, crc))
 
     def learn_size(self, size: int | None) -> None:
         """The member's size became known after its first chunk (e.g. a response header)."""

@@ -145,7 +145,6 @@ def local_file_header(
     crc: int,
     compressed_size: int,
     uncompressed_size: int,
-    *,
     data_descriptor: bool = False,
     zip64: bool = False,
 ) -> bytes:
@@ -209,7 +208,6 @@ def central_directory_header(
     compressed_size: int,
     uncompressed_size: int,
     offset: int,
-    *,
     data_descriptor: bool = False,
     local_zip64: bool = False,
 ) -> bytes:
