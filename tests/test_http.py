@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 from collections.abc import AsyncIterator
@@ -205,11 +206,15 @@ async def test_cancellation_closes_the_upstream_response(server: LoopbackServer)
     async with httpx.AsyncClient(base_url=server.url) as client:
         body = stream_response(client, "GET", "/slow?chunks=1000&delay=0.01")
         received = 0
-        with anyio.move_on_after(0.2):
+        # Cancelled once data flows (a deadline could expire before the first chunk under load).
+        with anyio.CancelScope() as scope:
             async with aclosing(body.__aiter__()) as stream:
                 async for chunk in stream:
                     received += len(chunk)
-        assert received > 0
+                    if received >= 3 * 1024:
+                        scope.cancel()  # lands in the next read from the upstream
+        assert scope.cancelled_caught
+        assert received >= 3 * 1024
         await wait_for(lambda: server.recorder.disconnects == ["chunks=1000&delay=0.01"])
     assert server.recorder.completed == []
 
@@ -217,11 +222,28 @@ async def test_cancellation_closes_the_upstream_response(server: LoopbackServer)
 async def test_upload_of_a_chained_body_cancelled_midway_closes_the_upstream(
     server: LoopbackServer,
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        body = stream_response(client, "GET", "/slow?chunks=1000&delay=0.01")
-        with anyio.move_on_after(0.2):
-            await client.post("/upload/cancelled", content=body)
-        await wait_for(lambda: server.recorder.disconnects == ["chunks=1000&delay=0.01"])
+    # The upstream sends 1 KiB, then stalls. Once the server has read that KiB of the upload,
+    # httpx has written it and is waiting for the body's next chunk: the cancellation lands
+    # inside the upstream's read, whatever the timing. (One that lands while httpx writes is
+    # httpx's to handle: it drops the body unclosed, see docs/limitations.md.)
+    upstreams: list[httpx.Response] = []
+
+    async def record(response: httpx.Response) -> None:
+        upstreams.append(response)
+
+    async with httpx.AsyncClient(base_url=server.url, event_hooks={"response": [record]}) as client:
+        body = stream_response(client, "GET", "/slow?chunks=2&delay=60")
+        async with anyio.create_task_group() as group:
+            group.start_soon(functools.partial(client.post, "/upload/cancelled", content=body))
+            await wait_for(lambda: server.recorder.receiving.get("/upload/cancelled", 0) >= 1024)
+            group.cancel_scope.cancel()
+        [upstream] = upstreams
+        assert upstream.url.path == "/slow"
+        # Closed by the cancellation itself, not later by the garbage collector.
+        assert upstream.is_closed
+        await wait_for(lambda: server.recorder.disconnects == ["chunks=2&delay=60"])
+    assert server.recorder.completed == []
+    assert server.recorder.on("/upload/cancelled") == []  # the upload never completed
 
 
 async def test_a_failing_upstream_is_named_in_the_error(server: LoopbackServer) -> None:

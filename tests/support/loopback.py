@@ -148,6 +148,8 @@ class Recorder:
     disconnects: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=dict)
+    # Body bytes read so far by path, updated as they arrive (for an upload still under way).
+    receiving: dict[str, int] = field(default_factory=dict)
 
     def on(self, path: str) -> list[Received]:
         """The requests on *path* whose body arrived complete."""
@@ -158,6 +160,7 @@ class Recorder:
         self.disconnects.clear()
         self.completed.clear()
         self.attempts.clear()
+        self.receiving.clear()
 
 
 class LoopbackApp:
@@ -236,6 +239,7 @@ class LoopbackApp:
             chunk = message.get("body", b"")
             digest.update(chunk)
             size += len(chunk)
+            self.recorder.receiving[scope["path"]] = size
             if size <= KEEP_LIMIT:
                 kept.append(chunk)
             if not message.get("more_body", False):
