@@ -380,7 +380,7 @@ class FormData:
     def _check_not_consumed(self) -> None:
         for field in self._fields:
             if field.source is not None:
-                refuse_consumed(field.source, f"field {field.name!r}")
+                refuse_consumed(field.source, "field", field.name)
 
     def _urlencoded(self) -> bytes:
         return mp.urlencode((field.name, field.text or "") for field in self._fields)

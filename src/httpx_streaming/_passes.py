@@ -155,15 +155,16 @@ def consumed_error(value: object) -> SourceConsumedError:
     )
 
 
-def refuse_consumed(source: ByteSource, what: str) -> None:
-    """Raise SourceConsumedError now if *source*, part of a body, cannot be read again.
+def refuse_consumed(source: ByteSource, part: str, name: str) -> None:
+    """Raise SourceConsumedError now if *source*, the *part* called *name* of a body,
+    cannot be read again.
 
     Called before a pass produces its first byte and by ``.headers``, so that a
     body that cannot be sent in full fails before any request goes out.
     """
     if source.consumed:
         raise SourceConsumedError(
-            f"{what} holds a one-shot stream that was already consumed, so the body "
+            f"{part} {name!r} holds a one-shot stream that was already consumed, so the body "
             "cannot be sent again; " + _REUSABLE_HINT
         )
 

@@ -154,8 +154,8 @@ class ZipStreamFile:
             self.modified_at = check_time(modified_at)
             self._times = time_fields(self.modified_at)
         self.mode: int = check_mode(mode, self.is_dir)
-        self.size: int | None = check_size(size, declared)
-        self.crc32: int | None = check_crc(crc32)
+        self.size: int | None = declared if size is None else check_size(size, declared)
+        self.crc32: int | None = None if crc32 is None else check_crc(crc32)
         if self.is_dir and self.size != 0:
             raise ValueError(
                 f"folder {name!r} cannot have data; got {describe(stream)} (pass no stream, or b'')"
@@ -312,7 +312,7 @@ async def _encode(
 def _refuse_consumed(members: Sequence[_Named]) -> None:
     """Raise now, before any byte, if a pass could not send every member in full."""
     for member, _ in members:
-        refuse_consumed(member.source, _label(member))
+        refuse_consumed(member.source, "zip member", member.name)
 
 
 async def _close_unstarted(members: Sequence[_Named]) -> None:

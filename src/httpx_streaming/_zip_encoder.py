@@ -88,7 +88,10 @@ def member_options(
         return MemberOptions(entry, COMPRESSION_METHOD_NONE, level, None)
     if type(data) is not bytes:
         return MemberOptions(entry, method, level, crc)
-    return MemberOptions(entry, method, level, check_given_crc(crc, crc32(data), entry), data)
+    computed = crc32(data)
+    if crc is not None:
+        check_given_crc(crc, computed, entry)
+    return MemberOptions(entry, method, level, computed, data)
 
 
 def check_given_crc(given: int | None, computed: int, member: Entry | str) -> int:
@@ -232,7 +235,10 @@ class MemberWriter:
 
     def end(self) -> bytes:
         """The member's data is complete; returns its central directory record."""
-        check_length(_member_label(self.options.entry), self._declared, self._seen, finished=True)
+        if self._declared is not None and self._seen != self._declared:
+            check_length(
+                _member_label(self.options.entry), self._declared, self._seen, finished=True
+            )
         if self._header is None:
             held = self._held
             crc = 0

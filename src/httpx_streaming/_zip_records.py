@@ -124,15 +124,6 @@ class Entry(NamedTuple):
 # --- records ---------------------------------------------------------------------
 
 
-def version_needed(method: int, is_dir: bool, zip64: bool) -> int:
-    """The "version needed to extract" of a member (APPNOTE 4.4.3)."""
-    if zip64:
-        return VERSION_ZIP64
-    if is_dir or method == COMPRESSION_METHOD_DEFLATE:
-        return VERSION_DEFLATE_OR_DIRECTORY
-    return VERSION_STORED
-
-
 def _zip64_extra(values: list[int]) -> bytes:
     return _EXTRA_HEADER.pack(ZIP64_EXTRA_ID, 8 * len(values)) + struct.pack(
         f"<{len(values)}Q", *values
@@ -165,11 +156,18 @@ def local_file_header(
         compressed_size = uncompressed_size = ZIP64_LIMIT
     elif compressed_size >= ZIP64_LIMIT or uncompressed_size >= ZIP64_LIMIT:
         raise ValueError("sizes of 4 GiB or more need zip64")
+    version = (
+        VERSION_ZIP64
+        if zip64
+        else VERSION_DEFLATE_OR_DIRECTORY
+        if method == COMPRESSION_METHOD_DEFLATE or entry.is_dir
+        else VERSION_STORED
+    )
     name = entry.name
     return (
         _LOCAL.pack(
             LOCAL_SIGNATURE,
-            version_needed(method, entry.is_dir, zip64),
+            version,
             flags,
             method,
             entry.dos_time,
@@ -228,12 +226,19 @@ def central_directory_header(
             offset = ZIP64_LIMIT
         extra += _zip64_extra(values)
         zip64 = True
+    version = (
+        VERSION_ZIP64
+        if zip64
+        else VERSION_DEFLATE_OR_DIRECTORY
+        if method == COMPRESSION_METHOD_DEFLATE or entry.is_dir
+        else VERSION_STORED
+    )
     name = entry.name
     return (
         _CENTRAL.pack(
             CENTRAL_SIGNATURE,
             VERSION_MADE_BY,
-            version_needed(method, entry.is_dir, zip64),
+            version,
             flags,
             method,
             entry.dos_time,
