@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -338,21 +339,28 @@ async def test_cancellation_closes_sources() -> None:
 
 
 async def test_cancelled_upload_closes_sources(server: LoopbackServer) -> None:
+    waiting = anyio.Event()
     closed = anyio.Event()
 
     async def stalled() -> AsyncIterator[bytes]:
         try:
             yield os.urandom(65536)
+            waiting.set()
             await anyio.Event().wait()  # the upload is cancelled while the source waits
             yield b"never"
         finally:
             closed.set()
 
     body = create_zip_stream_resource([ZipStreamFile("stalled", stalled())])
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        with anyio.move_on_after(0.3) as scope:
-            await client.post("/upload/cancelled", content=body, headers=body.headers)
-    assert scope.cancelled_caught
+    async with (
+        httpx.AsyncClient(base_url=server.url) as client,
+        anyio.create_task_group() as group,
+    ):
+        upload = functools.partial(client.post, content=body, headers=body.headers)
+        group.start_soon(upload, "/upload/cancelled")
+        # Cancelled once the source waits (a deadline, under load, could come before it starts).
+        await waiting.wait()
+        group.cancel_scope.cancel()
     # Closed by the cancellation itself, not later by the garbage collector.
     assert closed.is_set()
 
