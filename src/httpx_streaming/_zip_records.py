@@ -286,15 +286,3 @@ def end_of_archive(count: int, central_offset: int, central_size: int) -> bytes:
         min(central_offset, ZIP64_LIMIT),
         0,
     )
-
-
-def deflate_bound(size: int) -> int:
-    """An upper bound of our deflate output for *size* input bytes.
-
-    Stored deflate blocks cost 5 bytes per 64 KiB (0.008 %); a compressed
-    segment that did not shrink costs zlib or isal at most 0.03 % before the
-    switch to stored blocks, plus a few bytes per segment flush. 0.1 % plus
-    64 KiB leaves a wide margin, and keeps the window where a member under
-    4 GiB still gets zip64 (it might have passed) to its last 4 MiB.
-    """
-    return size + (size >> 10) + 65536
