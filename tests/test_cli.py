@@ -569,22 +569,35 @@ def test_failure_keeps_a_device_output(tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_interrupt(backend: str, server: LoopbackServer, tmp_path: Path) -> None:
     output = tmp_path / "interrupted.zip"
-    query = f"chunks=200&delay=0.05&key={backend}"
+    # Long enough that only the interrupt can end it within the test's timeout.
+    query = f"chunks=2000&delay=0.05&key={backend}"
     process = subprocess.Popen(
         [sys.executable, "-m", "httpx_streaming", "zip", f"{server.url}/slow?{query}",
          "-o", str(output), "--backend", backend],
         stderr=subprocess.PIPE,
+        # A background job of a non-interactive shell (as CI may run us) starts with
+        # SIGINT ignored, and Python keeps an inherited "ignore": give Ctrl-C back.
+        preexec_fn=_default_sigint,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not output.exists() and process.poll() is None and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while server.recorder.sending.get(query, 0) < 3:  # inside the download
+        assert process.poll() is None, "the command ended before the interrupt"
+        assert time.monotonic() < deadline, "the download never started"
         time.sleep(0.02)
-    time.sleep(0.3)  # inside the download
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert_one_error_line(err.decode(), "interrupted")
     assert not output.exists()
+    # The server sees the connection go in its own thread, soon after the process ends.
+    deadline = time.monotonic() + 30
+    while query not in server.recorder.disconnects and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert query in server.recorder.disconnects
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_connection_errors_are_retried(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,8 @@ Endpoints (all record what they received in ``Recorder``):
 * ``GET /bytes?size=N&seed=S&gzip=1&chunked=1`` — N deterministic bytes
   (``pattern_bytes``), with a Content-Length unless ``chunked=1``.
 * ``GET /slow?chunks=N&delay=S`` — N chunks of 1 KiB, ``delay`` seconds apart;
-  records whether the client went away before the end (``recorder.disconnects``).
+  records the chunks sent so far (``recorder.sending``) and whether the client
+  went away before the end (``recorder.disconnects``).
 * ``GET /status/CODE`` — an empty answer with that status.
 * ``POST|PUT /upload/...`` — reads the body, answers JSON with its size and sha256.
 * ``POST /flaky/KEY?failures=N`` — reads the body, answers 500 for the first N
@@ -150,6 +151,8 @@ class Recorder:
     attempts: dict[str, int] = field(default_factory=dict)
     # Body bytes read so far by path, updated as they arrive (for an upload still under way).
     receiving: dict[str, int] = field(default_factory=dict)
+    # Chunks of a /slow answer sent so far, by query string.
+    sending: dict[str, int] = field(default_factory=dict)
 
     def on(self, path: str) -> list[Received]:
         """The requests on *path* whose body arrived complete."""
@@ -161,6 +164,7 @@ class Recorder:
         self.completed.clear()
         self.attempts.clear()
         self.receiving.clear()
+        self.sending.clear()
 
 
 class LoopbackApp:
@@ -304,6 +308,7 @@ class LoopbackApp:
                             "more_body": True,
                         }
                     )
+                    self.recorder.sending[key] = index + 1
                     await anyio.sleep(delay)
                 await send({"type": "http.response.body", "body": b""})
                 self.recorder.completed.append(key)
