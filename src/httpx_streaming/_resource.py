@@ -41,6 +41,10 @@ class ResourceStream:
         content_length: Bytes per pass when known in advance, else ``None``.
         reusable: Always ``True``.
         consumed: Always ``False``: every pass starts afresh.
+
+    httpx sends an async iterable chunked unless told its length: pass
+    ``headers=stream.headers`` to send ``Content-Length`` (some servers, presigned
+    object-store URLs among them, refuse chunked uploads).
     """
 
     __slots__ = ("content_length", "function", "keyword_parameters", "positional_parameters")
@@ -71,6 +75,19 @@ class ResourceStream:
                 "a ResourceStream function must return an async iterable of bytes"
             )
         return SourcePass(iterator, self, self.content_length)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Content-Length`` when ``content_length`` is known, else nothing.
+
+        ```python
+        body = stream_file("video.mp4")
+        await client.put(url, content=body, headers=body.headers)
+        ```
+        """
+        if self.content_length is None:
+            return {}
+        return {"Content-Length": str(self.content_length)}
 
     def __repr__(self) -> str:
         arguments = [repr(value) for value in self.positional_parameters]
