@@ -180,13 +180,17 @@ async def test_a_file_is_sent_with_content_length(server: LoopbackServer, tmp_pa
     path.write_bytes(pattern_bytes(300_000, 9))
     body = stream_file(path)
     async with httpx.AsyncClient(base_url=server.url) as client:
-        response = await client.post(
-            "/upload/file", content=body, headers={"Content-Length": str(body.content_length)}
-        )
-    assert response.json()["sha256"] == sha256(pattern_bytes(300_000, 9))
+        response = await client.post("/upload/file", content=body, headers=body.headers)
+        # Without the headers httpx sends any async iterable chunked.
+        chunked = await client.post("/upload/chunked", content=body)
+    assert (
+        response.json()["sha256"] == chunked.json()["sha256"] == sha256(pattern_bytes(300_000, 9))
+    )
     (received,) = server.recorder.on("/upload/file")
     assert received.headers["content-length"] == "300000"
     assert "transfer-encoding" not in received.headers
+    (without,) = server.recorder.on("/upload/chunked")
+    assert without.headers["transfer-encoding"] == "chunked"
 
 
 async def test_early_exit_closes_the_upstream_response(server: LoopbackServer) -> None:

@@ -6,10 +6,11 @@ httpx's ``content=``.
 """
 
 from ._errors import LengthMismatchError, SourceConsumedError
+from ._files import stream_file
 from ._form import FormData
 from ._resource import ResourceStream, ResourceStreamFunction
 from ._response import stream_response
-from ._sources import as_byte_source, stream_file
+from ._sources import as_byte_source
 from ._types import ByteSource
 from ._zip import (
     COMPRESSION_METHOD_DEFLATE,

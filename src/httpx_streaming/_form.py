@@ -18,7 +18,7 @@ from typing import Any, final
 from . import _multipart as mp
 from ._errors import check_length, length_error
 from ._passes import OneShotValues, open_pass, refuse_consumed
-from ._sources import THREAD_READ_SIZE, BytesSource, as_byte_source, stream_file
+from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource
 from ._validation import check_chunk, describe, source_length
 
@@ -226,10 +226,6 @@ class FormData:
             )
         if isinstance(value, bytes | bytearray | memoryview):
             source: ByteSource = BytesSource(check_chunk(value, f"field {name!r}"))
-        elif isinstance(value, pathlib.PurePath):
-            # Larger reads than stream_file's default: each read is a hop to a
-            # worker thread, and at 64 KiB those hops cost more than the I/O.
-            source = stream_file(value, chunk_size=THREAD_READ_SIZE)
         else:
             try:
                 source = as_byte_source(value)

@@ -21,24 +21,16 @@ from __future__ import annotations
 
 import inspect
 import io
-import os
 import pathlib
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import IO, Any, final
 
-import anyio
-import anyio.to_thread
-
 from ._errors import SourceConsumedError
+from ._files import DEFAULT_CHUNK_SIZE, ENCODER_CHUNK_SIZE, read_file_object, stream_file
 from ._passes import SourcePass, consumed_error, mark_started, was_consumed
 from ._resource import ResourceStream
 from ._types import BytesLike, ByteSource
-from ._validation import check_chunk, check_int, describe, source_length
-
-DEFAULT_CHUNK_SIZE = 65536
-# A hop to a worker thread costs about as much as reading 64 KiB from the page
-# cache, so blocking files are read in bigger pieces.
-THREAD_READ_SIZE = 1024 * 1024
+from ._validation import check_chunk, describe, source_length
 
 
 @final
@@ -161,20 +153,10 @@ class SyncFileSource:
             mark_started(self._file)
         return SourcePass(self._read(), self._file, self.content_length)
 
-    async def _read(self) -> AsyncIterator[bytes]:
-        file = self._file
-        # In-memory files never block; real files are read in a worker thread.
-        in_memory = isinstance(file, io.BytesIO)
+    def _read(self) -> AsyncIterator[BytesLike]:
         if self._start is not None:
-            file.seek(self._start)
-        while True:
-            if in_memory:
-                chunk = file.read(DEFAULT_CHUNK_SIZE)
-            else:
-                chunk = await anyio.to_thread.run_sync(file.read, THREAD_READ_SIZE)
-            if not chunk:
-                return
-            yield chunk
+            self._file.seek(self._start)
+        return read_file_object(self._file, ENCODER_CHUNK_SIZE)
 
     def __repr__(self) -> str:
         return f"<SyncFileSource {self._file!r}>"
@@ -217,7 +199,7 @@ def as_byte_source(value: object) -> ByteSource:
     if isinstance(value, bytes | bytearray | memoryview):
         return BytesSource(check_chunk(value, value))  # a memoryview of wider items counts bytes
     if isinstance(value, pathlib.PurePath):
-        return stream_file(value)
+        return stream_file(value, chunk_size=ENCODER_CHUNK_SIZE)
     if isinstance(value, str):
         raise TypeError(
             f"expected a byte source, got {describe(value)}; encode text to bytes first"
@@ -240,33 +222,3 @@ def as_byte_source(value: object) -> ByteSource:
         f"expected a byte source (bytes, pathlib.Path, ResourceStream, async iterable "
         f"of bytes or file object), got {describe(value)}"
     )
-
-
-# --- stream_file -----------------------------------------------------------------
-
-
-async def _read_file(path: pathlib.Path, chunk_size: int) -> AsyncIterator[bytes]:
-    async with await anyio.open_file(path, "rb") as file:
-        while chunk := await file.read(chunk_size):
-            yield chunk
-
-
-def stream_file(
-    path: str | os.PathLike[str], *, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> ResourceStream:
-    """A reusable stream over a local file, read through anyio's worker threads.
-
-    The file's size is read now (a missing file raises ``FileNotFoundError``
-    here, not mid-request) and declared as ``content_length``; if the file
-    changes size before it is sent, the pass raises
-    [LengthMismatchError][httpx_streaming.LengthMismatchError] rather than send
-    a body that contradicts its ``Content-Length``.
-    """
-    check_int(chunk_size, "chunk_size", minimum=1)
-    file_path = pathlib.Path(path)
-    status = file_path.stat()
-    if not file_path.is_file():
-        raise IsADirectoryError(f"{str(file_path)!r} is not a regular file")
-    resource = ResourceStream(_read_file, file_path, chunk_size)
-    resource.content_length = status.st_size
-    return resource
