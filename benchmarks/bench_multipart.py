@@ -1,6 +1,7 @@
 """Multipart benchmark: FormData against aiohttp and httpx, measured in the same run.
 
-Run: ``.venv/bin/python benchmarks/bench_multipart.py`` (``--quick`` for a smaller run).
+Run: ``.venv/bin/python benchmarks/bench_multipart.py`` (``--quick`` for a smaller run,
+``--json PATH`` to also write the results as JSON, the shape in _report.py).
 
 1. Encoding: a 256 MiB file part from 64 KiB chunks (the same chunk object
    repeated, so only the encoders are measured), and a form of 1,000 small
@@ -349,9 +350,70 @@ def mib_per_s(total: int, seconds: float) -> float:
     return total / MIB / seconds
 
 
+def write_json(
+    path: str,
+    rows: list[Row],
+    http_rows: list[tuple[str, float, float, int]],
+    options: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """Encoding and HTTP results in the shape benchmarks/_report.py describes.
+
+    One row per workload and our encoder (ids ``mp-part``, ``mp-part-verified``,
+    ``mp-fields``, ``mp-file``, ``mp-post``; one each per backend); best times,
+    no spread (the encoders' runs are not paired).
+    """
+    import _report
+
+    def result(name: str, seconds: float, total: int) -> _report.Contestant:
+        return _report.contestant(name, seconds=seconds, size=total)
+
+    workloads = list(dict.fromkeys(workload for workload, *_ in rows))
+    slugs = dict(zip(workloads, ("mp-part", "mp-fields", "mp-file"), strict=True))
+    report: list[_report.Row] = []
+    for workload in workloads:
+        entries = [entry[1:] for entry in rows if entry[0] == workload]
+        peers = [entry for entry in entries if not entry[0].startswith("ours")]
+        for encoder, seconds, total in entries:
+            if not encoder.startswith("ours"):
+                continue
+            verified = "length verified" in encoder
+            report.append(
+                _report.row(
+                    slugs[workload] + ("-verified" if verified else ""),
+                    f"form data encoding: {workload}"
+                    + (", length declared and verified" if verified else ""),
+                    result(encoder, seconds, total),
+                    [
+                        _report.peer(result(name, peer_seconds, peer_total), peer_seconds / seconds)
+                        for name, peer_seconds, peer_total in peers
+                    ],
+                    backend=encoder.rsplit("(", 1)[1].rstrip(")"),
+                )
+            )
+    for backend, form_time, plain_time, length in http_rows:
+        report.append(
+            _report.row(
+                "mp-post",
+                f"form data POST of {length / MIB:,.0f} MiB to the loopback server",
+                result(f"FormData ({backend})", form_time, length),
+                [
+                    _report.peer(
+                        result("same bytes, plain async generator", plain_time, length),
+                        plain_time / form_time,
+                    )
+                ],
+                backend=backend,
+            )
+        )
+    _report.write(path, Path(__file__).name, report, options=options, notes=notes)
+    print(f"results written to {path}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     options = parser.parse_args()
     size = (32 if options.quick else 256) * MIB
     memory_size = (256 if options.quick else 2048) * MIB
@@ -394,7 +456,8 @@ def main() -> None:
     print(f"2. Peak RSS while streaming a {memory_size // MIB} MiB form (fresh subprocess)")
     print(f"| {'backend':<8} | {'baseline MiB':>12} | {'peak MiB':>9} | {'growth MiB':>10} |")
     print(f"|{'-' * 10}|{'-' * 14}|{'-' * 11}|{'-' * 12}|")
-    for backend, baseline, peak, total in bench_memory(memory_size):
+    memory_rows = bench_memory(memory_size)
+    for backend, baseline, peak, total in memory_rows:
         assert total >= memory_size
         print(
             f"| {backend:<8} | {baseline / 1024:>12.1f} | {peak / 1024:>9.1f} |"
@@ -407,13 +470,22 @@ def main() -> None:
     )
     print(f"| {'backend':<8} | {'FormData MiB/s':>14} | {'plain async gen MiB/s':>21} | ratio |")
     print(f"|{'-' * 10}|{'-' * 16}|{'-' * 23}|{'-' * 7}|")
-    for backend, form_time, plain_time, length in bench_http(size, http_runs):
+    http_rows = bench_http(size, http_runs)
+    for backend, form_time, plain_time, length in http_rows:
         print(
             f"| {backend:<8} | {mib_per_s(length, form_time):>14.0f} |"
             f" {mib_per_s(length, plain_time):>21.0f} | {plain_time / form_time:>5.2f} |"
         )
     print()
     print("Reproduce: .venv/bin/python benchmarks/bench_multipart.py")
+    if options.json:
+        notes = [
+            f"peak RSS while streaming a {memory_size // MIB} MiB form on {backend}: "
+            f"{baseline / 1024:.1f} MiB before, {peak / 1024:.1f} MiB at the peak"
+            for backend, baseline, peak, _total in memory_rows
+        ]
+        json_options = {"quick": options.quick, "runs": runs, "http_runs": http_runs}
+        write_json(options.json, rows, http_rows, json_options, notes)
 
 
 if __name__ == "__main__":

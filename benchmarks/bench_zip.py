@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/bench_zip.py`` (about 2 minutes on 2 cores).
 Options: ``--backend trio``, ``--repeat N``, ``--scale F`` (multiplies every size),
-``--profile`` (cProfile of our side of every benchmark that misses its target).
+``--profile`` (cProfile of our side of every benchmark that misses its target),
+``--json PATH`` (the results as JSON, the shape in _report.py; seconds and spread null).
 
 Every benchmark consumes the archive's bytes (counting them) and reports the
 payload throughput (uncompressed member bytes per second). Each measurement is
@@ -125,6 +126,7 @@ class Result:
     target: float
     note: str = ""
     maker: Callable[[], AsyncIterator[Any]] | None = None
+    slug: str = ""  # the row's id in --json results
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,7 @@ class Result:
             "peer_name": self.peer_name,
             "target": self.target,
             "note": self.note,
+            "slug": self.slug,
         }
 
     @property
@@ -413,6 +416,7 @@ def run_suite(
 ) -> tuple[list[Result], list[str]]:
     """Every encoder benchmark; the upload is separate (it needs a server)."""
     label = "" if with_isal else "without isal: "
+    prefix = "zip-" if with_isal else "zip-noisal-"
     block = split(random_block(64 * MiB))
     random_data = random_block(sizes.random)
     text = realistic_text(sizes.text)
@@ -432,6 +436,7 @@ def run_suite(
             "zipstream-ng",
             0.9,
             maker=ours_stored(sizes.stored, block),
+            slug=f"{prefix}stored",
         )
     )
     log(f"{results[-1].name}: {results[-1].ratio:.2f}x")
@@ -445,6 +450,7 @@ def run_suite(
             "stream-zip",
             5.0 if with_isal else 1.0,
             maker=ours_deflate(random_data),
+            slug=f"{prefix}deflate-random",
         )
     )
     log(f"{results[-1].name}: {results[-1].ratio:.2f}x")
@@ -461,6 +467,7 @@ def run_suite(
             1.0,
             f"archive {ours_size / peer_size:.3f}x stream-zip's, target <= 1.05x",
             maker=ours_deflate(text),
+            slug=f"{prefix}deflate-text",
         )
     )
     notes.append(
@@ -481,6 +488,7 @@ def run_suite(
                 "stream-zip",
                 1.0,
                 maker=ours_many(small, deflate),
+                slug=f"{prefix}small-{kind}",
             )
         )
         log(f"{results[-1].name}: {results[-1].ratio:.2f}x")
@@ -496,6 +504,7 @@ def run_suite(
                 "stream-zip",
                 1.0,
                 maker=prebuilt,
+                slug=f"{prefix}small-{kind}-prebuilt",
             )
         )
         log(f"{results[-1].name}: {results[-1].ratio:.2f}x")
@@ -513,6 +522,7 @@ def run_suite(
                 "stream-zip",
                 1.0,
                 maker=generated,
+                slug=f"{prefix}small-{kind}-agen",
             )
         )
         log(f"{results[-1].name}: {results[-1].ratio:.2f}x")
@@ -568,12 +578,42 @@ def profile_ours(title: str, make: Callable[[], AsyncIterator[Any]], backend: st
     return f"### cProfile: {title}\n\n```\n{text.getvalue().strip()}\n```\n"
 
 
+def write_json(
+    path: str, results: list[Result], notes: list[str], args: argparse.Namespace
+) -> None:
+    """The results in the shape benchmarks/_report.py describes (best of each side only)."""
+    import _report
+
+    rows = [
+        _report.row(
+            result.slug,
+            result.name,
+            _report.contestant("httpx-streaming", mb_per_s=result.ours / 1e6),
+            [
+                _report.peer(
+                    _report.contestant(result.peer_name, mb_per_s=result.peer / 1e6), result.ratio
+                )
+            ],
+            backend=args.backend,
+            target=result.target,
+            notes=[result.note] if result.note else [],
+        )
+        for result in results
+    ]
+    options = {"backend": args.backend, "repeat": args.repeat, "scale": args.scale}
+    _report.write(
+        path, Path(__file__).name, rows, options=options, machine_description=machine(), notes=notes
+    )
+    print(f"results written to {path}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args()
 
     def scaled(size: int) -> int:
@@ -611,6 +651,7 @@ def main() -> None:
             plain_bps,
             "same bytes as a plain async generator",
             0.9,
+            slug="zip-upload",
         )
     )
     log(f"{results[-1].name}: {results[-1].ratio:.2f}x")
@@ -631,6 +672,8 @@ def main() -> None:
     print()
     for note in notes:
         print(f"- {note}")
+    if args.json:
+        write_json(args.json, results, notes, args)
     if args.profile:
         for result in results:
             if not result.met and result.maker is not None:
