@@ -74,6 +74,33 @@ def test_zip_tree_to_file(tree: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert members["c.txt"] == b"c" * 1000
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_zip_walk_order_links_and_its_own_output(
+    tmp_path: Path, existing: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each folder's files (sorted) before its subfolders (sorted); a link to a file is
+    # read, a link to a folder is not followed; the archive being written, inside the
+    # tree, is left out whether it existed before or not.
+    root = tmp_path / "t"
+    for folder in ("b/d", "a", "c"):
+        (root / folder).mkdir(parents=True)
+    for name in ("z.txt", "a/2", "a/1", "b/x", "b/d/y", "c/w"):
+        (root / name).write_bytes(name.encode())
+    (root / "link-to-file").symlink_to(root / "z.txt")
+    (root / "link-to-folder").symlink_to(root / "a")
+    out = root / "out.zip"
+    if existing:
+        out.write_bytes(b"an old archive")
+    code, _, err = run(capsys, "zip", str(root), "-o", str(out))
+    assert (code, err) == (0, "")
+    with zipfile.ZipFile(out) as archive:
+        members = listing(archive)
+    assert list(members) == [
+        "t/link-to-file", "t/z.txt", "t/a/1", "t/a/2", "t/b/x", "t/b/d/y", "t/c/w",
+    ]  # fmt: skip
+    assert members["t/link-to-file"] == members["t/z.txt"] == b"z.txt"
+
+
 def test_zip_names_deflate_and_trio(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tree / "out.zip"
     code, _, err = run(

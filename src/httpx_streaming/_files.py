@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import stat
 from collections.abc import AsyncIterator, Iterator
 from typing import IO, Final
 
@@ -150,9 +151,9 @@ def stream_file(
     ```
     """
     check_int(chunk_size, "chunk_size", minimum=1)
-    file_path = pathlib.Path(path)
-    status = file_path.stat()
-    if not file_path.is_file():
+    file_path = path if isinstance(path, pathlib.Path) else pathlib.Path(path)
+    status = os.stat(file_path)
+    if not stat.S_ISREG(status.st_mode):
         raise IsADirectoryError(f"{str(file_path)!r} is not a regular file")
     resource = ResourceStream(read_path, file_path, status.st_size, chunk_size)
     resource.content_length = status.st_size

@@ -38,9 +38,13 @@ def url_file_name(url: httpx.URL) -> str:
     return name.replace("/", "_").replace("\\", "_")
 
 
-def check_readable_file(path: pathlib.Path) -> os.stat_result:
-    """The status of *path*, a regular file this process may read; else the error saying why."""
-    status = path.stat()  # FileNotFoundError / PermissionError are reported by main
+def check_readable_file(
+    path: str | pathlib.Path, status: os.stat_result | None = None
+) -> os.stat_result:
+    """The status of *path* (given, or read now), a regular file this process may read;
+    else the error saying why."""
+    if status is None:
+        status = os.stat(path)  # FileNotFoundError / PermissionError are reported by main
     if stat.S_ISDIR(status.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
     if not stat.S_ISREG(status.st_mode):

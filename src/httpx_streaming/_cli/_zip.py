@@ -16,7 +16,7 @@ import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, NoReturn
+from typing import IO
 
 import anyio
 import anyio.to_thread
@@ -89,9 +89,12 @@ def prepare_zip(args: argparse.Namespace) -> ZipJob:
 
 async def run_zip(job: ZipJob, options: Options) -> int:
     """Stream the archive to its destination."""
-    async with options.client() as client:
+    # A client costs a quarter of a second (its TLS context): only the network needs one.
+    online = job.post_url is not None or any(isinstance(m, UrlMember) for m in job.members)
+    async with options.client() if online else contextlib.nullcontext() as client:
         archive = create_zip_stream_resource(_zip_files(job.members, client, job.deflate))
         if job.post_url is not None:
+            assert client is not None
             await upload(client, job.post_url, archive, archive.headers, options)
             return EXIT_OK
         bar = options.progress_bar(archive.content_length, "zip")
@@ -127,7 +130,7 @@ def plan_zip_members(sources: Sequence[str], exclude: str | None = None) -> list
     archive being written) is left out of the walk.
     """
     members: list[Member] = []
-    excluded = os.path.realpath(exclude) if exclude else None
+    excluded = _identity(exclude) if exclude else None
     for argument in sources:
         name, source = split_source(argument)
         if is_url(source):
@@ -146,45 +149,73 @@ def plan_zip_members(sources: Sequence[str], exclude: str | None = None) -> list
         if stat.S_ISDIR(status.st_mode):
             members.extend(_walk(path, name, excluded))
         else:
-            status = check_readable_file(path)
+            status = check_readable_file(path, status)
             members.append(LocalMember(name, path, status.st_mtime, status.st_mode))
     return members
 
 
-def _raise(error: OSError) -> NoReturn:
-    raise error
+def _identity(path: str) -> tuple[int, int] | None:
+    # The archive being written, if it exists already, by device and inode: the walk
+    # compares what it stats anyway instead of resolving every path.
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
-def _walk(root: pathlib.Path, prefix: str, excluded: str | None) -> list[Member]:
+def _walk(root: pathlib.Path, prefix: str, excluded: tuple[int, int] | None) -> list[Member]:
+    """The files under *root* in sorted order, each directory's files before its
+    subdirectories (as ``os.walk`` goes), one ``stat`` per file."""
     if not os.access(root, os.R_OK | os.X_OK):
         raise PermissionError(errno.EACCES, "Permission denied", str(root))
     members: list[Member] = []
-    for directory, subdirectories, files in os.walk(root, onerror=_raise):
-        subdirectories.sort()
-        relative = os.path.relpath(directory, root)
-        base = prefix if relative == "." else f"{prefix}/{pathlib.PurePath(relative).as_posix()}"
-        if not subdirectories and not files:
+
+    def visit(directory: str, base: str) -> None:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=_entry_name)
+        if not entries:
             status = os.stat(directory)
             members.append(LocalMember(base + "/", None, status.st_mtime, status.st_mode))
-        for file_name in sorted(files):
-            path = pathlib.Path(directory, file_name)
-            if excluded is not None and os.path.realpath(path) == excluded:
+            return
+        folders = []
+        for entry in entries:
+            if entry.is_dir():
+                # Like os.walk: a link to a folder is not followed.
+                if not entry.is_symlink():
+                    folders.append(entry)
                 continue
-            status = check_readable_file(path)
+            status = check_readable_file(entry.path, entry.stat())
+            if (status.st_dev, status.st_ino) == excluded:
+                continue
             members.append(
-                LocalMember(f"{base}/{file_name}", path, status.st_mtime, status.st_mode)
+                LocalMember(
+                    f"{base}/{entry.name}",
+                    pathlib.Path(entry.path),
+                    status.st_mtime,
+                    status.st_mode,
+                )
             )
+        for folder in folders:
+            visit(folder.path, f"{base}/{folder.name}")
+
+    visit(str(root), prefix)
     return members
 
 
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
 def _zip_files(
-    members: Sequence[Member], client: httpx.AsyncClient, deflate: bool
+    members: Sequence[Member], client: httpx.AsyncClient | None, deflate: bool
 ) -> list[ZipStreamFile]:
     method = COMPRESSION_METHOD_DEFLATE if deflate else COMPRESSION_METHOD_NONE
     files: list[ZipStreamFile] = []
     for member in members:
         try:
             if isinstance(member, UrlMember):
+                assert client is not None
                 source = stream_response(client, "GET", member.url)
                 files.append(ZipStreamFile(member.name, source, compression_method=method))
                 continue
