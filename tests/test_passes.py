@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import io
+import weakref
 import zipfile
 from collections.abc import AsyncIterator
 from typing import Any
@@ -149,3 +151,21 @@ async def test_consumed_is_known_before_a_pass_and_refused_by_headers() -> None:
             body.headers  # noqa: B018 - reading it is the point
         with pytest.raises(SourceConsumedError, match=f"{what} holds a one-shot stream"):
             body.__aiter__()
+
+
+async def test_a_finished_one_shot_member_is_not_kept_alive() -> None:
+    # Held only weakly once its pass started: 10,000 finished generators are freed as the
+    # archive goes, not kept to the end (and closed again by asyncio at loop shutdown).
+    generator = one_shot(b"data")
+    freed = weakref.ref(generator)
+    member = ZipStreamFile("a.txt", generator)
+    del generator
+    archive = stream_zip([member])
+    assert freed() is not None  # not started yet: the member holds it
+    assert b"data" in b"".join([chunk async for chunk in archive])
+    gc.collect()
+    assert freed() is None
+    assert member.source.consumed
+    assert repr(member.source) == "<OneShotSource (freed)>"
+    with pytest.raises(SourceConsumedError):
+        member.source.__aiter__()

@@ -245,7 +245,7 @@ class FormData:
             self._add_data(name, source.data, content_type, file_name, transfer_encoding)
             return
         if not source.reusable:
-            self._one_shot.claim(value, f"field {name!r}")
+            self._one_shot.claim(value, "field", name)
         header = self._header(name, file_name, content_type, transfer_encoding)
         self._fields.append(_Field(name, header, source=source))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, final
 
@@ -137,6 +137,20 @@ def mark_started(value: object) -> None:
         _STARTED.add(value)
 
 
+def held(value: object) -> Callable[[], object]:
+    """*value*, held strongly, behind the same call as ``held_weakly``."""
+    return lambda: value
+
+
+def held_weakly(value: object) -> Callable[[], object]:
+    """*value* held weakly when it can be (the call then returns ``None`` once it is
+    gone), else strongly."""
+    try:
+        return weakref.ref(value)
+    except TypeError:
+        return held(value)
+
+
 def was_consumed(value: object) -> bool:
     """Whether the one-shot *value* was already iterated, through any wrapper."""
     if inspect.isasyncgen(value) and value.ag_frame is None:
@@ -180,14 +194,15 @@ class OneShotValues:
     __slots__ = ("_owners",)
 
     def __init__(self) -> None:
-        self._owners: dict[int, tuple[object, str]] = {}
+        self._owners: dict[int, tuple[object, str, str]] = {}
 
-    def claim(self, value: object, owner: str) -> None:
-        """Record that *owner* reads *value*; ValueError if another part already does."""
+    def claim(self, value: object, part: str, name: str) -> None:
+        """Record that the *part* called *name* reads *value*; ValueError if another
+        part already does."""
         other = self._owners.get(id(value))
         if other is not None and other[0] is value:
             raise ValueError(
-                f"{other[1]} and {owner} share the one-shot source {describe(value)}, "
-                "which can be read only once"
+                f"{other[1]} {other[2]!r} and {part} {name!r} share the one-shot source "
+                f"{describe(value)}, which can be read only once"
             )
-        self._owners[id(value)] = (value, owner)
+        self._owners[id(value)] = (value, part, name)

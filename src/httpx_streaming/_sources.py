@@ -22,12 +22,20 @@ from __future__ import annotations
 import inspect
 import io
 import pathlib
-from collections.abc import AsyncIterable, AsyncIterator
+import types
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import IO, Any, final
 
 from ._errors import SourceConsumedError
 from ._files import DEFAULT_CHUNK_SIZE, ENCODER_CHUNK_SIZE, read_file_object, stream_file
-from ._passes import SourcePass, consumed_error, mark_started, was_consumed
+from ._passes import (
+    SourcePass,
+    consumed_error,
+    held,
+    held_weakly,
+    mark_started,
+    was_consumed,
+)
 from ._resource import ResourceStream
 from ._types import BytesLike, ByteSource
 from ._validation import check_chunk, describe, source_length
@@ -76,6 +84,9 @@ class OneShotSource:
     """A source that can be iterated once: an async iterable or an async file.
 
     The second pass raises [SourceConsumedError][httpx_streaming.SourceConsumedError].
+    Once its pass starts, the source holds the value only weakly: a finished
+    generator of a 10,000-member archive is freed at once rather than kept (and
+    closed again by asyncio when its loop shuts down).
     """
 
     __slots__ = ("_chunk_size", "_consumed", "_value")
@@ -84,31 +95,32 @@ class OneShotSource:
     content_length = None
 
     def __init__(self, value: object, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
-        self._value = value
+        self._value: Callable[[], object] = held(value)
         self._chunk_size = chunk_size
         self._consumed = False
 
     @property
     def consumed(self) -> bool:
         """Whether the value was already iterated, through this wrapper or another."""
-        return (
-            self._consumed
-            or was_consumed(self._value)
-            or getattr(self._value, "consumed", False) is True
-        )
+        if self._consumed:
+            return True
+        value = self._value()
+        return was_consumed(value) or getattr(value, "consumed", False) is True
 
     def __aiter__(self) -> SourcePass:
+        value = self._value()
         if self.consumed:
-            raise consumed_error(self._value)
+            raise consumed_error(value)
         self._consumed = True
-        mark_started(self._value)
-        if is_async_file(self._value):
-            return SourcePass(_read_async_file(self._value, self._chunk_size), self._value)
-        assert isinstance(self._value, AsyncIterable)
-        return SourcePass(self._value.__aiter__(), self._value)
+        mark_started(value)
+        self._value = held_weakly(value)
+        if type(value) is not types.AsyncGeneratorType and is_async_file(value):
+            return SourcePass(_read_async_file(value, self._chunk_size), value)
+        return SourcePass(value.__aiter__(), value)  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
-        return f"<OneShotSource {self._value!r}>"
+        value = self._value()
+        return f"<OneShotSource {'(freed)' if value is None else repr(value)}>"
 
 
 @final
@@ -188,6 +200,10 @@ def as_byte_source(value: object) -> ByteSource:
     with ``await f.read(n)``), async iterables of bytes (one-shot) and binary
     sync file objects.
     """
+    if type(value) is types.AsyncGeneratorType:  # the common one-shot, told apart cheaply
+        if was_consumed(value):
+            raise consumed_error(value)
+        return OneShotSource(value)
     if isinstance(value, ResourceStream | BytesSource | OneShotSource | SyncFileSource):
         return value
     if isinstance(value, AsyncIterable) and getattr(value, "reusable", False) is True:

@@ -7,14 +7,21 @@ into members and moves chunks between their sources and the encoder.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from datetime import datetime
 from typing import final
 
 import anyio
 
 from ._errors import SourceConsumedError
-from ._passes import OneShotValues, close_pass, open_pass, refuse_consumed
+from ._passes import OneShotValues, close_pass, held_weakly, open_pass, refuse_consumed
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, NoPublicConstructor
 from ._validation import check_chunk, describe, is_reusable, source_length
@@ -144,7 +151,7 @@ class ZipStreamFile:
             self.source = as_byte_source(stream)
             declared, reusable = source_length(self.source), is_reusable(self.source)
         # What was given, when it can be read once: two members must not share it.
-        self._one_shot: object = None if reusable else stream
+        self._one_shot: Callable[[], object] | None = None if reusable else held_weakly(stream)
         self.compression_method: int = check_method(compression_method)
         self.compression_level: int = check_level(compression_level)
         self._times: TimeFields
@@ -205,16 +212,14 @@ def _check_member(value: object) -> ZipStreamFile:
     return value
 
 
-def _label(member: ZipStreamFile) -> str:
-    return f"zip member {member.name!r}"
-
-
 def _named(files: Sequence[object], name_deduplicator: object) -> tuple[_Named, ...]:
     members = [_check_member(value) for value in files]
     one_shot = OneShotValues()
     for member in members:
         if member._one_shot is not None:
-            one_shot.claim(member._one_shot, _label(member))
+            value = member._one_shot()
+            if value is not None:  # else its pass started long ago: refused when streamed
+                one_shot.claim(value, "zip member", member.name)
     names = deduplicate_all(name_deduplicator, [member.name for member in members])
     return tuple(zip(members, names, strict=True))
 
