@@ -243,6 +243,20 @@ async def check_http_to_http(server: LoopbackServer) -> None:
     assert chained.headers.get("transfer-encoding") == "chunked"
 
 
+async def check_file_content_length(server: LoopbackServer) -> None:
+    await load("file_content_length").main(server.url)
+    script = (EXAMPLES / "file_content_length.py").read_bytes()
+    [upload] = server.recorder.on("/upload/script")
+    assert upload.body == script
+    assert upload.headers["content-length"] == str(len(script))
+    assert "transfer-encoding" not in upload.headers
+    [form] = server.recorder.on("/upload/form")
+    assert form.headers["content-length"] == str(form.size)
+    assert "transfer-encoding" not in form.headers
+    [part] = form_parts(form)
+    assert (part.name, part.filename, part.data) == ("script", "file_content_length.py", script)
+
+
 # --- form data ------------------------------------------------------------------------
 
 
@@ -397,6 +411,7 @@ CHECKS = {
     "retry_loop": check_retry_loop,
     "chained_retry": check_chained_retry,
     "http_to_http": check_http_to_http,
+    "file_content_length": check_file_content_length,
     "form_upload": check_form_upload,
     "form_two_streamed_files": check_form_two_streamed_files,
     "form_one_shot": check_form_one_shot,
