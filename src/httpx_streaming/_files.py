@@ -12,6 +12,7 @@ a synchronous driver uses them as they are.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pathlib
@@ -21,7 +22,8 @@ from typing import IO, Final
 
 import anyio.to_thread
 
-from ._resource import ResourceStream
+from ._resource import ResourceStream, SyncResourceStream
+from ._types import BytesLike
 from ._validation import check_int
 
 DEFAULT_CHUNK_SIZE: Final = 65536
@@ -85,7 +87,7 @@ def _read_full(file: IO[bytes], size: int) -> bytes:
     return b"".join(pieces)
 
 
-def slices(data: bytes, chunk_size: int) -> Iterator[bytes | memoryview]:
+def slices(data: BytesLike, chunk_size: int) -> Iterator[BytesLike]:
     """*data* in pieces of *chunk_size*, without copying."""
     if len(data) <= chunk_size:
         if data:
@@ -96,9 +98,7 @@ def slices(data: bytes, chunk_size: int) -> Iterator[bytes | memoryview]:
         yield view[start : start + chunk_size]
 
 
-async def read_path(
-    path: pathlib.Path, expected: int, chunk_size: int
-) -> AsyncIterator[bytes | memoryview]:
+async def read_path(path: pathlib.Path, expected: int, chunk_size: int) -> AsyncIterator[BytesLike]:
     """Every byte of the file at *path*, which had *expected* bytes when last seen."""
     file, data = await anyio.to_thread.run_sync(open_and_read, path, expected)
     try:
@@ -114,7 +114,22 @@ async def read_path(
             file.close()
 
 
-async def read_file_object(file: IO[bytes], chunk_size: int) -> AsyncIterator[bytes | memoryview]:
+def read_path_sync(path: pathlib.Path, expected: int, chunk_size: int) -> Iterator[BytesLike]:
+    """``read_path`` without an event loop: the same reads, in the calling thread."""
+    file, data = open_and_read(path, expected)
+    try:
+        while True:
+            yield from slices(data, chunk_size)
+            if file is None:
+                return
+            expected -= len(data)
+            file, data = read_more(file, expected)
+    finally:
+        if file is not None:
+            file.close()
+
+
+async def read_file_object(file: IO[bytes], chunk_size: int) -> AsyncIterator[BytesLike]:
     """A blocking file object from its current position, in worker threads (in memory
     files, which never block, on the event loop)."""
     if isinstance(file, io.BytesIO):
@@ -125,6 +140,15 @@ async def read_file_object(file: IO[bytes], chunk_size: int) -> AsyncIterator[by
         data = await anyio.to_thread.run_sync(_read_full, file, READ_BATCH)
         for piece in slices(data, chunk_size):
             yield piece
+        if len(data) < READ_BATCH:
+            return
+
+
+def read_file_object_sync(file: IO[bytes], chunk_size: int) -> Iterator[BytesLike]:
+    """``read_file_object`` without an event loop."""
+    while True:
+        data = _read_full(file, READ_BATCH)
+        yield from slices(data, chunk_size)
         if len(data) < READ_BATCH:
             return
 
@@ -157,4 +181,11 @@ def stream_file(
         raise IsADirectoryError(f"{str(file_path)!r} is not a regular file")
     resource = ResourceStream(read_path, file_path, status.st_size, chunk_size)
     resource.content_length = status.st_size
+    resource._sync = functools.partial(_sync_face, file_path, status.st_size, chunk_size)
     return resource
+
+
+def _sync_face(path: pathlib.Path, size: int, chunk_size: int) -> SyncResourceStream:
+    view = SyncResourceStream(read_path_sync, path, size, chunk_size)
+    view.content_length = size
+    return view

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any, final
 
@@ -120,7 +120,97 @@ async def close_pass(stream: AsyncIterator[Any], error: BaseException | None = N
         try:
             await aclose()
         except Exception as close_error:
-            add_note(error, f"closing {stream!r} after this error failed too: {close_error!r}")
+            _note_close_error(error, stream, close_error)
+
+
+def _note_close_error(error: BaseException, stream: object, close_error: Exception) -> None:
+    add_note(error, f"closing {stream!r} after this error failed too: {close_error!r}")
+
+
+# --- synchronous passes --------------------------------------------------------------
+
+
+@final
+class SyncSourcePass(Iterator[BytesLike]):
+    """One synchronous pass over a byte source: the checks of ``SourcePass``, without
+    an event loop. Also a context manager that closes the pass by the same rule."""
+
+    __slots__ = ("_declared", "_seen", "iterator", "source")
+
+    def __init__(
+        self, iterator: Iterator[Any], source: object, content_length: int | None = None
+    ) -> None:
+        self.iterator = iterator
+        self.source = source
+        self._declared = content_length
+        self._seen = 0
+
+    @property
+    def content_length(self) -> int | None:
+        return self._declared
+
+    def __iter__(self) -> SyncSourcePass:
+        return self
+
+    def __next__(self) -> BytesLike:
+        try:
+            chunk = next(self.iterator)
+        except StopIteration:
+            check_length(self.source, self._declared, self._seen, finished=True)
+            raise
+        try:
+            if type(chunk) is not bytes:
+                chunk = check_chunk(chunk, self.source)
+            self._seen += len(chunk)
+            check_length(self.source, self._declared, self._seen, finished=False)
+        except (TypeError, ValueError) as error:
+            close_sync_pass(self.iterator, error)
+            raise
+        return chunk  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Close the underlying iterator (its ``finally`` blocks run now)."""
+        close_sync_pass(self.iterator)
+
+    def __enter__(self) -> SyncSourcePass:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        close_sync_pass(self.iterator, error)
+
+    def __repr__(self) -> str:
+        return f"<synchronous pass of {self.source!r}>"
+
+
+def open_sync_pass(source: ByteSource) -> SyncSourcePass:
+    """Start a synchronous pass over a source that has a synchronous face.
+
+    Raises:
+        TypeError: The source can be read only from async code.
+    """
+    sync = getattr(source, "sync", None)
+    if sync is None:
+        raise TypeError(f"{describe(source)} can only be read by async code")
+    return SyncSourcePass(iter(sync()), source, source.content_length)
+
+
+def close_sync_pass(stream: Iterator[Any], error: BaseException | None = None) -> None:
+    """Close a synchronous pass; an error while closing after *error* becomes its note."""
+    close = getattr(stream, "close", None)
+    if close is None:
+        return
+    if error is None:
+        close()
+        return
+    try:
+        close()
+    except Exception as close_error:
+        _note_close_error(error, stream, close_error)
 
 
 # --- one-shot values ---------------------------------------------------------------

@@ -11,16 +11,66 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, Generic, ParamSpec, final
 
-from ._passes import SourcePass
+from ._passes import SourcePass, SyncSourcePass
 from ._validation import describe
 
 P = ParamSpec("P")
 
 
-class ResourceStream:
+class _BoundFunction:
+    """A function bound to its arguments, called afresh for every pass."""
+
+    __slots__ = ("content_length", "function", "keyword_parameters", "positional_parameters")
+
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> None:
+        self.function = function
+        self.positional_parameters: tuple[Any, ...] = args
+        self.keyword_parameters: dict[str, Any] = kwargs
+        self.content_length: int | None = None
+
+    def _produce(self) -> Any:
+        return self.function(*self.positional_parameters, **self.keyword_parameters)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Content-Length`` when ``content_length`` is known, else nothing.
+
+        ```python
+        body = stream_file("video.mp4")
+        await client.put(url, content=body, headers=body.headers)
+        ```
+        """
+        if self.content_length is None:
+            return {}
+        return {"Content-Length": str(self.content_length)}
+
+    def __repr__(self) -> str:
+        arguments = [repr(value) for value in self.positional_parameters]
+        arguments.extend(f"{key}={value!r}" for key, value in self.keyword_parameters.items())
+        length = "" if self.content_length is None else f" content_length={self.content_length}"
+        call = f"{_function_name(self.function)}({', '.join(arguments)})"
+        return f"<{type(self).__name__} {call}{length}>"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _BoundFunction)
+        return (
+            self.function == other.function
+            and self.positional_parameters == other.positional_parameters
+            and self.keyword_parameters == other.keyword_parameters
+        )
+
+    def __hash__(self) -> int:
+        return hash(
+            (self.function, self.positional_parameters, frozenset(self.keyword_parameters.items()))
+        )
+
+
+class ResourceStream(_BoundFunction):
     """A reusable async iterable of bytes: every ``async for`` starts afresh.
 
     Each iteration calls ``function(*args, **kwargs)`` and iterates what it
@@ -47,7 +97,7 @@ class ResourceStream:
     object-store URLs among them, refuse chunked uploads).
     """
 
-    __slots__ = ("content_length", "function", "keyword_parameters", "positional_parameters")
+    __slots__ = ("_sync",)
 
     reusable = True
     consumed = False
@@ -56,13 +106,12 @@ class ResourceStream:
         self, function: Callable[..., AsyncIterable[Any]], /, *args: Any, **kwargs: Any
     ) -> None:
         _check_stream_function(function)
-        self.function = function
-        self.positional_parameters: tuple[Any, ...] = args
-        self.keyword_parameters: dict[str, Any] = kwargs
-        self.content_length: int | None = None
+        super().__init__(function, args, kwargs)
+        # The same bytes without an event loop, when the resource has such a face.
+        self._sync: Callable[[], SyncResourceStream] | None = None
 
     def __aiter__(self) -> SourcePass:
-        produced = self.function(*self.positional_parameters, **self.keyword_parameters)
+        produced = self._produce()
         if isinstance(produced, AsyncIterator):
             iterator: AsyncIterator[Any] = produced
         elif isinstance(produced, AsyncIterable):
@@ -76,38 +125,39 @@ class ResourceStream:
             )
         return SourcePass(iterator, self, self.content_length)
 
-    @property
-    def headers(self) -> dict[str, str]:
-        """``Content-Length`` when ``content_length`` is known, else nothing.
+    def sync(self) -> SyncResourceStream:
+        """The same bytes as a synchronous iterable, for when the resource has that face.
 
-        ```python
-        body = stream_file("video.mp4")
-        await client.put(url, content=body, headers=body.headers)
-        ```
+        Raises:
+            TypeError: The resource's function is async only.
         """
-        if self.content_length is None:
-            return {}
-        return {"Content-Length": str(self.content_length)}
+        if self._sync is None:
+            raise TypeError(f"{self!r} can only be read by async code")
+        return self._sync()
 
-    def __repr__(self) -> str:
-        arguments = [repr(value) for value in self.positional_parameters]
-        arguments.extend(f"{key}={value!r}" for key, value in self.keyword_parameters.items())
-        length = "" if self.content_length is None else f" content_length={self.content_length}"
-        return f"<ResourceStream {_function_name(self.function)}({', '.join(arguments)}){length}>"
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ResourceStream):
-            return NotImplemented
-        return (
-            self.function == other.function
-            and self.positional_parameters == other.positional_parameters
-            and self.keyword_parameters == other.keyword_parameters
-        )
+@final
+class SyncResourceStream(_BoundFunction):
+    """A reusable iterable of bytes: every ``for`` calls its function afresh.
 
-    def __hash__(self) -> int:
-        return hash(
-            (self.function, self.positional_parameters, frozenset(self.keyword_parameters.items()))
-        )
+    The synchronous face of a resource (no event loop, no worker threads).
+    """
+
+    __slots__ = ("reusable",)
+
+    consumed = False
+
+    def __init__(
+        self, function: Callable[..., Iterable[Any]], /, *args: Any, **kwargs: Any
+    ) -> None:
+        super().__init__(function, args, kwargs)
+        self.reusable = True
+
+    def __iter__(self) -> SyncSourcePass:
+        return SyncSourcePass(iter(self._produce()), self, self.content_length)
+
+    def sync(self) -> SyncResourceStream:
+        return self
 
 
 @final

@@ -23,11 +23,18 @@ import inspect
 import io
 import pathlib
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from typing import IO, Any, final
 
 from ._errors import SourceConsumedError
-from ._files import DEFAULT_CHUNK_SIZE, ENCODER_CHUNK_SIZE, read_file_object, stream_file
+from ._files import (
+    DEFAULT_CHUNK_SIZE,
+    ENCODER_CHUNK_SIZE,
+    read_file_object,
+    read_file_object_sync,
+    slices,
+    stream_file,
+)
 from ._passes import (
     SourcePass,
     consumed_error,
@@ -36,7 +43,7 @@ from ._passes import (
     mark_started,
     was_consumed,
 )
-from ._resource import ResourceStream
+from ._resource import ResourceStream, SyncResourceStream
 from ._types import BytesLike, ByteSource
 from ._validation import check_chunk, describe, source_length
 
@@ -60,6 +67,11 @@ class BytesSource:
     def __aiter__(self) -> SourcePass:
         return SourcePass(_slices(self.data), self, len(self.data))
 
+    def sync(self) -> SyncResourceStream:
+        view = SyncResourceStream(slices, self.data, _SLICE_SIZE)
+        view.content_length = len(self.data)
+        return view
+
     def __repr__(self) -> str:
         return f"<BytesSource {len(self.data)} bytes>"
 
@@ -70,13 +82,8 @@ _SLICE_SIZE = 1024 * 1024
 async def _slices(data: BytesLike) -> AsyncIterator[BytesLike]:
     # Big data goes out in zero-copy slices, so that a consumer doing work per
     # chunk (compressing, say) gives the event loop a turn between them.
-    if len(data) <= _SLICE_SIZE:
-        if data:
-            yield data
-        return
-    view = memoryview(data)
-    for start in range(0, len(view), _SLICE_SIZE):
-        yield view[start : start + _SLICE_SIZE]
+    for piece in slices(data, _SLICE_SIZE):
+        yield piece
 
 
 @final
@@ -155,6 +162,17 @@ class SyncFileSource:
         return not self.reusable and (self._consumed or was_consumed(self._file))
 
     def __aiter__(self) -> SourcePass:
+        self._start_pass()
+        return SourcePass(self._read(), self._file, self.content_length)
+
+    def sync(self) -> SyncResourceStream:
+        """The same bytes without an event loop; one pass only for an unseekable file."""
+        view = SyncResourceStream(self._read_sync)
+        view.content_length = self.content_length
+        view.reusable = self.reusable
+        return view
+
+    def _start_pass(self) -> None:
         if not self.reusable:
             if self.consumed:
                 raise SourceConsumedError(
@@ -163,12 +181,17 @@ class SyncFileSource:
                 )
             self._consumed = True
             mark_started(self._file)
-        return SourcePass(self._read(), self._file, self.content_length)
 
     def _read(self) -> AsyncIterator[BytesLike]:
         if self._start is not None:
             self._file.seek(self._start)
         return read_file_object(self._file, ENCODER_CHUNK_SIZE)
+
+    def _read_sync(self) -> Iterator[BytesLike]:
+        self._start_pass()
+        if self._start is not None:
+            self._file.seek(self._start)
+        return read_file_object_sync(self._file, ENCODER_CHUNK_SIZE)
 
     def __repr__(self) -> str:
         return f"<SyncFileSource {self._file!r}>"
@@ -211,6 +234,9 @@ def as_byte_source(value: object) -> ByteSource:
         # every pass asks it for a fresh iterator.
         resource = ResourceStream(_fresh_iterator, value)
         resource.content_length = source_length(value)
+        sync = getattr(value, "sync", None)
+        if callable(sync):
+            resource._sync = sync
         return resource
     if isinstance(value, bytes | bytearray | memoryview):
         return BytesSource(check_chunk(value, value))  # a memoryview of wider items counts bytes

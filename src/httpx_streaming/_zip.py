@@ -13,6 +13,7 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Iterable,
+    Iterator,
     Sequence,
 )
 from datetime import datetime
@@ -21,7 +22,15 @@ from typing import final
 import anyio
 
 from ._errors import SourceConsumedError
-from ._passes import OneShotValues, close_pass, held_weakly, open_pass, refuse_consumed
+from ._passes import (
+    OneShotValues,
+    close_pass,
+    held_weakly,
+    open_pass,
+    open_sync_pass,
+    refuse_consumed,
+)
+from ._resource import SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, NoPublicConstructor
 from ._validation import check_chunk, describe, is_reusable, source_length
@@ -314,6 +323,48 @@ async def _encode(
         await close_pass(lazy)
 
 
+def _encode_sync(members: tuple[_Named, ...], hold_back_size: int) -> Iterator[BytesLike]:
+    """``_encode`` without an event loop, for members whose sources have a synchronous
+    face; the same encoder, so the same bytes."""
+    encoder = ZipEncoder(hold_back_size=hold_back_size)
+    for member, name in members:
+        source = member.source
+        if type(source) is BytesSource:
+            encoder.add(member._encoder_options(name), source.data)
+            yield from encoder.take()
+            continue
+        encoder.begin(member._encoder_options(name), member.size)
+        if not member.is_dir:
+            with open_sync_pass(source) as stream:
+                for chunk in stream.iterator:
+                    if type(chunk) is not bytes:
+                        chunk = check_chunk(chunk, source)
+                    encoder.feed(chunk)
+                    yield from encoder.take()
+        encoder.end()
+        yield from encoder.take()
+    encoder.finish()
+    yield from encoder.take()
+
+
+def _refuse_async_only(members: Sequence[_Named]) -> None:
+    """Raise TypeError now, before any byte, if a member can only be read by async code.
+
+    Making a source's synchronous face reads nothing, so it is made here as a check.
+    """
+    for member, _ in members:
+        source = member.source
+        sync = getattr(source, "sync", None)
+        try:
+            if sync is None:
+                raise TypeError(f"{describe(source)} can only be read by async code")
+            sync()
+        except TypeError as error:
+            raise TypeError(
+                f"zip member {member.name!r}: {error}; iterate the archive with async for"
+            ) from None
+
+
 def _refuse_consumed(members: Sequence[_Named]) -> None:
     """Raise now, before any byte, if a pass could not send every member in full."""
     for member, _ in members:
@@ -484,6 +535,34 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
         assert self._named is not None
         _refuse_consumed(self._named)
         return _encode(self._named, self._hold_back_size)
+
+    def sync(self) -> SyncResourceStream:
+        """The same archive as a synchronous iterable, for httpx's sync ``Client``.
+
+        Every ``for`` over it streams the same bytes as an ``async for`` would,
+        with no event loop and no worker threads; files are read in the
+        calling thread.
+
+        Raises:
+            TypeError: The archive was made from an async iterable of files, or
+                a member's source can only be read by async code (an async
+                generator, an async file, a response on an ``AsyncClient``).
+        """
+        if self._named is None:
+            raise TypeError(
+                "this zip archive was made from an async iterable of files, which only "
+                "async code can read; iterate it with async for"
+            )
+        _refuse_async_only(self._named)
+        view = SyncResourceStream(self._sync_pass)
+        view.content_length = self.content_length
+        view.reusable = self.reusable
+        return view
+
+    def _sync_pass(self) -> Iterator[BytesLike]:
+        assert self._named is not None
+        _refuse_consumed(self._named)
+        return _encode_sync(self._named, self._hold_back_size)
 
     def _refuse_consumed(self) -> None:
         if self._lazy is not None:

@@ -38,7 +38,7 @@ from ._failures import (
 from ._form import prepare_form, run_form
 from ._options import Options
 from ._retry import RetryPolicy
-from ._zip import prepare_zip, run_zip
+from ._zip import is_online, prepare_zip, run_zip, zip_locally
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -77,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Everything that can be checked without the network is checked here,
         # before the event loop starts.
         if args.command == "zip":
-            return anyio.run(run_zip, prepare_zip(args), options, backend=args.backend)
+            job = prepare_zip(args)
+            if not is_online(job):
+                return zip_locally(job, options)
+            return anyio.run(run_zip, job, options, backend=args.backend)
         return anyio.run(run_form, prepare_form(args), options, backend=args.backend)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK

@@ -14,7 +14,7 @@ import os
 import pathlib
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -31,14 +31,16 @@ from .. import (
     stream_response,
 )
 from .._progress import ProgressBar
+from .._resource import SyncResourceStream
+from .._types import BytesLike
 from ._failures import EXIT_LOCAL, EXIT_OK, EXIT_USAGE, CommandError
 from ._inputs import check_readable_file, check_url, is_url, url_file_name
 from ._options import Options
 from ._retry import RetryPolicy, with_retries
 from ._upload import upload
 
-# Output is written in blocks of about this size; bigger chunks pass as they are.
-_WRITE_BLOCK = 1 << 20
+# Output goes to worker threads in batches of about this many bytes.
+_WRITE_BLOCK = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,33 @@ def prepare_zip(args: argparse.Namespace) -> ZipJob:
     return ZipJob(members, args.deflate, post_url, output)
 
 
+def is_online(job: ZipJob) -> bool:
+    """Whether the archive is posted or has a member fetched from a URL."""
+    return job.post_url is not None or any(isinstance(m, UrlMember) for m in job.members)
+
+
+def zip_locally(job: ZipJob, options: Options) -> int:
+    """Write an archive of local files only: no network, so no event loop and no
+    worker threads; files are read in this thread, as ``zip -r`` reads them."""
+    archive = create_zip_stream_resource(_zip_files(job.members, None, job.deflate))
+    chunks = archive.sync()
+    bar = options.progress_bar(archive.content_length, "zip")
+    try:
+        if job.output is None:
+            _write_sync(sys.stdout.buffer, chunks, bar)
+        else:
+            with _output_file(job.output) as output:
+                _write_sync(output, chunks, bar)
+    finally:
+        bar.close()
+    return EXIT_OK
+
+
 async def run_zip(job: ZipJob, options: Options) -> int:
-    """Stream the archive to its destination."""
-    # A client costs a quarter of a second (its TLS context): only the network needs one.
-    online = job.post_url is not None or any(isinstance(m, UrlMember) for m in job.members)
-    async with options.client() if online else contextlib.nullcontext() as client:
+    """Stream the archive, with members or a destination on the network."""
+    async with options.client() as client:
         archive = create_zip_stream_resource(_zip_files(job.members, client, job.deflate))
         if job.post_url is not None:
-            assert client is not None
             await upload(client, job.post_url, archive, archive.headers, options)
             return EXIT_OK
         bar = options.progress_bar(archive.content_length, "zip")
@@ -237,16 +258,42 @@ def _zip_files(
 # --- writing the archive -------------------------------------------------------------
 
 
-async def _write_to_path(
-    path: pathlib.Path, archive: ZipStreamResource, retry: RetryPolicy, bar: ProgressBar
-) -> None:
+def _open_output(path: pathlib.Path) -> tuple[IO[bytes], bool]:
+    """*path* opened for writing, and whether it is a regular file (removed on failure)."""
     try:
-        output = await anyio.to_thread.run_sync(path.open, "wb")
+        output = path.open("wb")
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CommandError(EXIT_LOCAL, f"cannot write {str(path)!r}: {reason}") from None
     # Only a regular file is removed on failure: -o /dev/null must survive a failed run.
-    regular = stat.S_ISREG(os.fstat(output.fileno()).st_mode)
+    return output, stat.S_ISREG(os.fstat(output.fileno()).st_mode)
+
+
+@contextlib.contextmanager
+def _output_file(path: pathlib.Path) -> Iterator[IO[bytes]]:
+    output, regular = _open_output(path)
+    try:
+        with output:
+            yield output
+    except BaseException:
+        if regular:  # a half-written archive is worse than none
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+
+
+def _write_sync(output: IO[bytes], archive: SyncResourceStream, bar: ProgressBar) -> None:
+    with contextlib.closing(iter(archive)) as chunks:
+        for chunk in chunks:
+            output.write(chunk)
+            bar.advance(len(chunk))
+    output.flush()
+
+
+async def _write_to_path(
+    path: pathlib.Path, archive: ZipStreamResource, retry: RetryPolicy, bar: ProgressBar
+) -> None:
+    output, regular = await anyio.to_thread.run_sync(_open_output, path)
     try:
         with output:
             await _write(output, archive, retry, bar)
@@ -286,24 +333,26 @@ def _truncate(output: IO[bytes], position: int) -> None:
 
 
 async def _write_chunks(archive: ZipStreamResource, output: IO[bytes], bar: ProgressBar) -> None:
-    """Write the archive's chunks in blocks of about ``_WRITE_BLOCK`` bytes.
+    """Write the archive's chunks in batches of about ``_WRITE_BLOCK`` bytes.
 
-    Each write is a hop to a worker thread, which costs more than copying a
-    64 KiB chunk; gathering chunks into one reused buffer keeps the hops to
-    about one per MiB. A chunk of a block's size or more goes out as it is.
+    Each write is a hop to a worker thread, which costs more than writing a
+    64 KiB chunk: the chunks of a batch (not copies) go in one hop.
     """
-    buffer = bytearray()
+    batch: list[BytesLike] = []
+    batched = 0
     async with contextlib.aclosing(archive.__aiter__()) as chunks:
         async for chunk in chunks:
-            size = len(chunk)
-            if not buffer and size >= _WRITE_BLOCK:
-                await anyio.to_thread.run_sync(output.write, chunk)
-            else:
-                buffer += chunk
-                if len(buffer) >= _WRITE_BLOCK:
-                    await anyio.to_thread.run_sync(output.write, buffer)
-                    buffer.clear()
-            bar.advance(size)
-    if buffer:
-        await anyio.to_thread.run_sync(output.write, buffer)
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= _WRITE_BLOCK:
+                await anyio.to_thread.run_sync(_write_batch, output, batch)
+                batch = []
+                batched = 0
+            bar.advance(len(chunk))
+    await anyio.to_thread.run_sync(_write_batch, output, batch)
     await anyio.to_thread.run_sync(output.flush)
+
+
+def _write_batch(output: IO[bytes], batch: list[BytesLike]) -> None:
+    for chunk in batch:
+        output.write(chunk)
