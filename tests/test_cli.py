@@ -101,6 +101,20 @@ def test_zip_walk_order_links_and_its_own_output(
     assert members["t/link-to-file"] == members["t/z.txt"] == b"z.txt"
 
 
+def test_a_local_zip_starts_without_httpx(tree: Path) -> None:
+    # No network, so no event loop, no worker threads and no httpx import.
+    code = (
+        "import sys\n"
+        "from httpx_streaming._cli import main\n"
+        f"assert main(['zip', {str(tree / 'data')!r}, '-o', {str(tree / 'o.zip')!r}]) == 0\n"
+        "assert 'httpx' not in sys.modules, 'imported httpx'\n"
+        "import threading; assert threading.active_count() == 1, threading.enumerate()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with zipfile.ZipFile(tree / "o.zip") as archive:
+        assert list(listing(archive)) == ["data/a.txt", "data/empty/", "data/sub/b.bin"]
+
+
 def test_zip_names_deflate_and_trio(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tree / "out.zip"
     code, _, err = run(

@@ -5,11 +5,12 @@ streaming multipart/form-data and streaming ZIP archives, all usable as
 httpx's ``content=``.
 """
 
-from ._errors import LengthMismatchError, SourceConsumedError
+from typing import TYPE_CHECKING, Any
+
+from ._errors import LengthMismatchError
 from ._files import stream_file
 from ._form import FormData
 from ._resource import ResourceStream, ResourceStreamFunction
-from ._response import stream_response
 from ._sources import as_byte_source
 from ._types import ByteSource
 from ._zip import (
@@ -42,3 +43,21 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from ._errors import SourceConsumedError
+    from ._response import stream_response
+else:  # type checkers see the two names imported above, and no __getattr__
+
+    def __getattr__(name: str) -> Any:
+        # The two names that need httpx itself are made on first use, so that
+        # a command that never speaks HTTP (a zip of local files) starts without it.
+        if name == "SourceConsumedError":
+            from ._errors import source_consumed_error_type
+
+            return source_consumed_error_type()
+        if name == "stream_response":
+            from ._response import stream_response
+
+            return stream_response
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,13 +15,16 @@ import inspect
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import anyio
 
-from ._errors import SourceConsumedError, add_note, check_length
+from ._errors import add_note, check_length, source_consumed
 from ._types import BytesLike, ByteSource
 from ._validation import check_chunk, describe
+
+if TYPE_CHECKING:
+    from ._errors import SourceConsumedError
 
 _REUSABLE_HINT = (
     "pass a reusable source instead (bytes, a pathlib.Path, or a ResourceStream, "
@@ -253,7 +256,7 @@ def was_consumed(value: object) -> bool:
 
 def consumed_error(value: object) -> SourceConsumedError:
     """The error for a second pass over the one-shot *value*."""
-    return SourceConsumedError(
+    return source_consumed(
         f"{value!r} is a one-shot stream that was already consumed; to send it again, "
         + _REUSABLE_HINT
     )
@@ -267,7 +270,7 @@ def refuse_consumed(source: ByteSource, part: str, name: str) -> None:
     body that cannot be sent in full fails before any request goes out.
     """
     if source.consumed:
-        raise SourceConsumedError(
+        raise source_consumed(
             f"{part} {name!r} holds a one-shot stream that was already consumed, so the body "
             "cannot be sent again; " + _REUSABLE_HINT
         )

@@ -26,7 +26,7 @@ import types
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from typing import IO, Any, final
 
-from ._errors import SourceConsumedError
+from ._errors import source_consumed
 from ._files import (
     DEFAULT_CHUNK_SIZE,
     ENCODER_CHUNK_SIZE,
@@ -175,7 +175,7 @@ class SyncFileSource:
     def _start_pass(self) -> None:
         if not self.reusable:
             if self.consumed:
-                raise SourceConsumedError(
+                raise source_consumed(
                     f"{self._file!r} is not seekable and was already read; to send it again, "
                     "pass a reusable source instead (bytes, a pathlib.Path, or a seekable file)"
                 )

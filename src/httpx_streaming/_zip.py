@@ -21,7 +21,7 @@ from typing import final
 
 import anyio
 
-from ._errors import SourceConsumedError
+from ._errors import source_consumed
 from ._passes import (
     OneShotValues,
     close_pass,
@@ -256,7 +256,7 @@ class _LazyMembers:
 
     def claim(self) -> AsyncIterator[_Named]:
         if self.used:
-            raise SourceConsumedError(
+            raise source_consumed(
                 "this zip archive was made from an async iterable of files and was "
                 "already streamed; pass a list of files to send it again"
             )

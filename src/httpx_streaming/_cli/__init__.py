@@ -35,7 +35,6 @@ from ._failures import (
     CommandError,
     describe_failure,
 )
-from ._form import prepare_form, run_form
 from ._options import Options
 from ._retry import RetryPolicy
 from ._zip import is_online, prepare_zip, run_zip, zip_locally
@@ -81,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not is_online(job):
                 return zip_locally(job, options)
             return anyio.run(run_zip, job, options, backend=args.backend)
+        from ._form import prepare_form, run_form  # the network: httpx is imported now
+
         return anyio.run(run_form, prepare_form(args), options, backend=args.backend)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK

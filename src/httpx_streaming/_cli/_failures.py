@@ -8,11 +8,13 @@ and ``None`` means a bug, which keeps its traceback.
 from __future__ import annotations
 
 import os
-
-import httpx
+import sys
+from typing import TYPE_CHECKING
 
 from .._errors import LengthMismatchError
-from .._response import failed_upstream
+
+if TYPE_CHECKING:
+    import httpx
 
 PROG = "httpx-streaming"  # starts every line the command prints on standard error
 
@@ -37,7 +39,10 @@ def describe_failure(exc: BaseException) -> tuple[int, str] | None:
     exc = unwrap(exc)
     if isinstance(exc, CommandError):
         return exc.code, exc.message
-    if isinstance(exc, httpx.HTTPError):
+    # httpx is imported only by commands that use the network, and only then can its
+    # errors exist.
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.HTTPError):
         return EXIT_TRANSFER, _describe_http(exc)
     if isinstance(exc, LengthMismatchError):
         return EXIT_TRANSFER, f"a source changed size while being sent: {exc}"
@@ -68,11 +73,17 @@ def unwrap(exc: BaseException) -> BaseException:
 
 def status_text(response: httpx.Response) -> str:
     """``404 Not Found``: the status code and its reason phrase."""
+    import httpx
+
     reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status_code)
     return f"{response.status_code} {reason}".rstrip()
 
 
 def _describe_http(exc: httpx.HTTPError) -> str:
+    import httpx
+
+    from .._response import failed_upstream
+
     # A source URL's error that crossed the upload carries the upload's request
     # (httpx re-stamps it); stream_response recorded the request that failed.
     failed = failed_upstream(exc)

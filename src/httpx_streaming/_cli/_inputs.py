@@ -6,10 +6,12 @@ import errno
 import os
 import pathlib
 import stat
-
-import httpx
+from typing import TYPE_CHECKING
 
 from ._failures import EXIT_LOCAL, EXIT_USAGE, CommandError
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def is_url(text: str) -> bool:
@@ -21,6 +23,8 @@ def check_url(text: str, what: str) -> httpx.URL:
     """*text* as a URL with a host; a usage error naming *what* otherwise."""
     if not is_url(text):
         raise CommandError(EXIT_USAGE, f"{what} must be an http:// or https:// URL, got {text!r}")
+    import httpx
+
     try:
         url = httpx.URL(text)
     except httpx.InvalidURL as exc:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .._progress import ProgressBar
 from ._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Options:
 
     def client(self) -> httpx.AsyncClient:
         """The client for the upload and the source URLs."""
+        import httpx
+
         return httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(self.timeout))
 
     def progress_bar(self, total: int | None, label: str) -> ProgressBar:

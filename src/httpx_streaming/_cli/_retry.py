@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
 import anyio
-import httpx
 
 from .._progress import ProgressBar
 from ._failures import PROG, CommandError, describe_failure, unwrap
@@ -45,6 +44,8 @@ class RetryPolicy:
 
 def retryable(exc: BaseException) -> bool:
     """Connection-level failures and 5xx answers may pass on the next attempt."""
+    import httpx
+
     exc = unwrap(exc)
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code >= 500

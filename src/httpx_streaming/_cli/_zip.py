@@ -16,11 +16,10 @@ import stat
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
-import httpx
 
 from .. import (
     COMPRESSION_METHOD_DEFLATE,
@@ -28,7 +27,6 @@ from .. import (
     ZipStreamFile,
     ZipStreamResource,
     create_zip_stream_resource,
-    stream_response,
 )
 from .._progress import ProgressBar
 from .._resource import SyncResourceStream
@@ -37,7 +35,9 @@ from ._failures import EXIT_LOCAL, EXIT_OK, EXIT_USAGE, CommandError
 from ._inputs import check_readable_file, check_url, is_url, url_file_name
 from ._options import Options
 from ._retry import RetryPolicy, with_retries
-from ._upload import upload
+
+if TYPE_CHECKING:
+    import httpx
 
 # Output goes to worker threads in batches of about this many bytes.
 _WRITE_BLOCK = 4 << 20
@@ -113,6 +113,8 @@ def zip_locally(job: ZipJob, options: Options) -> int:
 
 async def run_zip(job: ZipJob, options: Options) -> int:
     """Stream the archive, with members or a destination on the network."""
+    from ._upload import upload
+
     async with options.client() as client:
         archive = create_zip_stream_resource(_zip_files(job.members, client, job.deflate))
         if job.post_url is not None:
@@ -236,6 +238,8 @@ def _zip_files(
     for member in members:
         try:
             if isinstance(member, UrlMember):
+                from .. import stream_response
+
                 assert client is not None
                 source = stream_response(client, "GET", member.url)
                 files.append(ZipStreamFile(member.name, source, compression_method=method))
