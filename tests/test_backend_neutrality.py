@@ -28,9 +28,9 @@ SANS_IO = {
     "_zip_records",
 }
 #: Third-party packages sans-IO modules may import: httpx only for the base class
-#: of SourceConsumedError (importing httpx starts no event loop library), isal
-#: for its CRC and deflate.
-SANS_IO_THIRD_PARTY = {"httpx", "isal"}
+#: of SourceConsumedError (importing httpx starts no event loop library), isal and
+#: zlib-ng for their CRC and deflate.
+SANS_IO_THIRD_PARTY = {"httpx", "isal", "zlib_ng"}
 EVENT_LOOPS = {"asyncio", "trio", "sniffio", "anyio", "httpcore"}
 
 

@@ -5,7 +5,9 @@ member is worth deflating; a long member is re-checked per segment and falls
 back to stored deflate blocks (memcpy speed) while its data does not shrink.
 Output never depends on how a source chunked its data, so every pass of a
 reusable archive is byte-identical. python-isal, when installed, provides a
-faster CRC-32 and the fast levels 1-3.
+faster CRC-32 and the fast levels 1-3; zlib-ng, when installed, the other
+levels (about 1.6 times zlib's speed at level 6, archives within 0.2 % of
+zlib's size on text).
 """
 
 from __future__ import annotations
@@ -24,15 +26,22 @@ try:  # python-isal: crc32 about 6x faster than zlib's, and fast deflate levels
 except ImportError:  # pragma: no cover - exercised in CI without the extra
     _isal_zlib = None
 
+_zlib_ng: Any
+try:  # zlib-ng: zlib's levels and format, level 6 about 1.6x faster within 0.2 % of its size
+    from zlib_ng import zlib_ng as _zlib_ng
+except ImportError:  # pragma: no cover - exercised in CI without the extra
+    _zlib_ng = None
+
 crc32: Any = _isal_zlib.crc32 if _isal_zlib is not None else zlib.crc32
 HAS_ISAL: Final = _isal_zlib is not None
+HAS_ZLIB_NG: Final = _zlib_ng is not None
 
 DEFAULT_COMPRESSION_LEVEL: Final = 6
 PROBE_SIZE: Final = 65536
 SEGMENT_SIZE: Final = 1024 * 1024
 REPROBE_SEGMENTS: Final = 16
 INCOMPRESSIBLE_RATIO: Final = 0.97
-_ISAL_BLOCK: Final = 65536
+_INPUT_BLOCK: Final = 65536
 _SMALL_WINDOW_INPUT: Final = 4096
 STORED_BLOCK: Final = 65535  # the largest a stored deflate block holds
 
@@ -51,15 +60,19 @@ def deflate_bound(size: int) -> int:
 
 def _compressor(level: int) -> Any:
     # Levels 1-3 use isal's levels 1-3 when installed: several times faster than
-    # zlib's at a similar ratio. Level 0 is stored blocks, which zlib copies at
-    # memory speed.
+    # zlib's at a similar ratio; the others zlib-ng's, when installed. Level 0 is
+    # stored blocks, which zlib copies at memory speed.
     if _isal_zlib is not None and 1 <= level <= 3:
         return _isal_zlib.compressobj(level, _isal_zlib.DEFLATED, -15)
+    if _zlib_ng is not None and level:
+        return _zlib_ng.compressobj(level, _zlib_ng.DEFLATED, -15)
     return zlib.compressobj(level, zlib.DEFLATED, -15)
 
 
-def _uses_isal(level: int) -> bool:
-    return _isal_zlib is not None and 1 <= level <= 3
+def _blocked(level: int) -> bool:
+    """Whether the compressor of *level* gives output that depends on how its input is
+    split (isal's, and zlib-ng's at some levels): it is then fed fixed blocks only."""
+    return level > 0 and (_zlib_ng is not None or (_isal_zlib is not None and level <= 3))
 
 
 def looks_incompressible(sample: BytesLike) -> bool:
@@ -80,10 +93,10 @@ def looks_incompressible(sample: BytesLike) -> bool:
 
 def compress_whole(data: Sequence[BytesLike], level: int) -> list[bytes]:
     """Raw deflate of the concatenation of *data*, in one go."""
-    if _uses_isal(level):
+    if _blocked(level):
         compressor = _compressor(level)
         if len(data) > 1:
-            # isal's output depends on how input is split; one piece keeps it stable.
+            # The output depends on how input is split; one piece keeps it stable.
             data = [b"".join(data)]
     elif len(data) == 1 and len(data[0]) <= _SMALL_WINDOW_INPUT:
         return [compress_small(data[0], level)]
@@ -126,8 +139,8 @@ class Deflater:
 
     The output depends only on the data, never on how the source chunked it,
     so retries are byte-identical: input is cut at fixed offsets (segments of
-    ``SEGMENT_SIZE`` bytes, 64 KiB blocks for isal, whose output depends on the
-    pieces it is given) and stored blocks are written here, ``STORED_BLOCK``
+    ``SEGMENT_SIZE`` bytes, 64 KiB blocks for isal and zlib-ng, whose output
+    depends on the pieces it is given) and stored blocks are written here, ``STORED_BLOCK``
     bytes each (zlib's level 0 sizes them by its input calls).
 
     Per segment: while compressing, a segment whose output is not 3 % smaller
@@ -139,8 +152,8 @@ class Deflater:
     """
 
     __slots__ = (
+        "_blocked",
         "_compressor",
-        "_isal",
         "_level",
         "_pending",
         "_sample",
@@ -155,7 +168,7 @@ class Deflater:
         self._level = level
         self._storing = incompressible or level == 0
         self._compressor: Any = None
-        self._isal = False
+        self._blocked = False
         if not self._storing:
             self._start_compressor()
         self._pending = bytearray()
@@ -171,7 +184,7 @@ class Deflater:
         return self._storing
 
     def _start_compressor(self) -> None:
-        self._isal = _uses_isal(self._level)
+        self._blocked = _blocked(self._level)
         self._compressor = _compressor(self._level)
 
     def compress(self, data: BytesLike) -> list[bytes]:
@@ -232,15 +245,15 @@ class Deflater:
         pending += piece[whole:]
 
     def _feed(self, piece: memoryview, out: list[bytes]) -> None:
-        if not self._isal:
+        if not self._blocked:
             self._emit(self._compressor.compress(piece), out)
             return
         pending = self._pending
         pending += piece
-        if len(pending) >= _ISAL_BLOCK:
-            whole = len(pending) - len(pending) % _ISAL_BLOCK
-            for start in range(0, whole, _ISAL_BLOCK):
-                block = pending[start : start + _ISAL_BLOCK]
+        if len(pending) >= _INPUT_BLOCK:
+            whole = len(pending) - len(pending) % _INPUT_BLOCK
+            for start in range(0, whole, _INPUT_BLOCK):
+                block = pending[start : start + _INPUT_BLOCK]
                 self._emit(self._compressor.compress(bytes(block)), out)
             del pending[:whole]
 
@@ -288,7 +301,7 @@ def deflated_if_smaller(
         sample = held[0] if size <= PROBE_SIZE and len(held) == 1 else head(held, PROBE_SIZE)
         if looks_incompressible(sample):
             return None
-    if size <= _SMALL_WINDOW_INPUT and not _uses_isal(level):
+    if size <= _SMALL_WINDOW_INPUT and not (_isal_zlib is not None and 1 <= level <= 3):
         packed = compress_small(held[0] if len(held) == 1 else b"".join(held), level)
         return ([packed], len(packed)) if len(packed) < size else None
     pieces = compress_whole(held, level)
