@@ -15,6 +15,7 @@ repeated and the best time kept. Peers:
 * a plain async generator posted with httpx for the upload.
 
 The "without isal" rows run our encoder in a subprocess where ``import isal``
+(and ``import zlib_ng``)
 fails, so the zlib fallbacks are measured; the peers are timed again in that
 subprocess, alternating with ours.
 
@@ -415,7 +416,7 @@ def run_suite(
     runner: Runner, sizes: Sizes, *, with_isal: bool, log: Callable[[str], None]
 ) -> tuple[list[Result], list[str]]:
     """Every encoder benchmark; the upload is separate (it needs a server)."""
-    label = "" if with_isal else "without isal: "
+    label = "" if with_isal else "without isal and zlib-ng: "
     prefix = "zip-" if with_isal else "zip-noisal-"
     block = split(random_block(64 * MiB))
     random_data = random_block(sizes.random)
@@ -531,12 +532,13 @@ def run_suite(
 
 NO_ISAL_CODE = r"""
 import json, sys
-sys.modules["isal"] = None  # `import isal` raises ImportError: the zlib fallbacks run
-sys.modules["isal.isal_zlib"] = None
+# `import isal` and `import zlib_ng` raise ImportError: the zlib fallbacks run
+for name in ("isal", "isal.isal_zlib", "zlib_ng", "zlib_ng.zlib_ng"):
+    sys.modules[name] = None
 sys.path.insert(0, sys.argv[1])
 import bench_zip as bench
 from httpx_streaming import _zip_deflate
-assert not _zip_deflate.HAS_ISAL
+assert not _zip_deflate.HAS_ISAL and not _zip_deflate.HAS_ZLIB_NG
 args = json.loads(sys.argv[2])
 runner = bench.Runner(args["backend"], args["repeat"])
 log = lambda message: print(message, file=sys.stderr, flush=True)
