@@ -3,8 +3,8 @@
 A hop to a worker thread costs tens of microseconds: as much as reading
 hundreds of KiB from the page cache. So a file is opened, read and (when it
 fits in one read) closed in a single hop; a larger file is read in
-``READ_BATCH`` pieces, one hop each, and handed to consumers as zero-copy
-slices of the chunk size they asked for. The event loop never waits on disk.
+``READ_BATCH`` batches, one hop each, as ``bytes`` chunks of the size
+consumers asked for (one ``read`` each). The event loop never waits on disk.
 
 The blocking halves (``open_and_read``, ``read_more``) are plain functions, so
 a synchronous driver uses them as they are.
@@ -18,16 +18,15 @@ import os
 import pathlib
 import stat
 from collections.abc import AsyncIterator, Iterator
-from typing import IO, Final
+from typing import IO, Final, final
 
 import anyio.to_thread
 
 from ._resource import ResourceStream, SyncResourceStream
-from ._types import BytesLike
 from ._validation import check_int
 
 DEFAULT_CHUNK_SIZE: Final = 65536
-# The slices of a path given to an encoder: big enough to cost little per chunk,
+# The chunks of a path given to an encoder: big enough to cost little per chunk,
 # small enough that compressing one keeps the event loop's turns short.
 ENCODER_CHUNK_SIZE: Final = 1024 * 1024
 # Bytes read per hop: large enough that the hop is a small part of its cost,
@@ -35,122 +34,128 @@ ENCODER_CHUNK_SIZE: Final = 1024 * 1024
 READ_BATCH: Final = 4 * 1024 * 1024
 
 
-def open_and_read(path: pathlib.Path, expected: int) -> tuple[IO[bytes] | None, bytes]:
-    """Open *path* and read its first batch; the file comes back ``None`` when it was
-    all read and is already closed.
+@final
+class FileReader:
+    """Reads one pass of a file in batches of chunks; made fresh for every pass.
 
-    *expected* is its size as last seen: asking for one byte more tells a file
-    that still has that size is at its end without another read.
+    A batch is up to ``READ_BATCH`` bytes, read as pieces of *chunk_size*
+    (``bytes``, one ``read`` each, nothing copied afterwards); ``read_batch``
+    is what a worker thread runs. A file opened from a path is the reader's:
+    it is closed at its end (within the batch that reaches it) or by
+    ``close``. A file object given by the caller is only read.
     """
-    file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed here or by the caller
+
+    __slots__ = ("_chunk_size", "_file", "_owned", "_path", "_remaining", "done")
+
+    def __init__(
+        self,
+        chunk_size: int,
+        *,
+        path: pathlib.Path | None = None,
+        expected: int | None = None,
+        file: IO[bytes] | None = None,
+    ) -> None:
+        self._chunk_size = chunk_size
+        self._path = path
+        self._file = file
+        self._owned = file is None
+        # The bytes still expected (None: unknown, read until an empty read).
+        self._remaining = expected
+        self.done = False
+
+    def read_batch(self) -> list[bytes]:
+        """The next pieces; ``done`` is set once the end was reached."""
+        file = self._file
+        if file is None:
+            assert self._path is not None
+            file = self._file = open(self._path, "rb", buffering=0)  # noqa: SIM115 - ours
+        try:
+            return self._read(file)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read(self, file: IO[bytes]) -> list[bytes]:
+        pieces: list[bytes] = []
+        got = 0
+        chunk_size, remaining = self._chunk_size, self._remaining
+        while got < READ_BATCH:
+            # Where the end is expected, ask for one byte more: a short answer then
+            # tells the end without another read. A file that grew gets whole
+            # chunks; the pass's length check stops it.
+            left = -1 if remaining is None else remaining - got
+            wanted = chunk_size if left < 0 else min(chunk_size, left + 1)
+            data = file.read(wanted)
+            if not data:
+                self._end()
+                break
+            pieces.append(data)
+            got += len(data)
+            # A short read before the expected end (a pipe, a network file system)
+            # is not the end; only an empty read, or one short at the end, is.
+            if remaining is not None and len(data) < wanted and got >= remaining:
+                self._end()
+                break
+        if remaining is not None:
+            self._remaining = remaining - got
+        return pieces
+
+    def _end(self) -> None:
+        self.done = True
+        self.close()
+
+    def close(self) -> None:
+        """Close the file if the reader opened it (closing a file read from never waits)."""
+        if self._owned and self._file is not None:
+            self._file.close()
+        self._file = None
+
+
+async def read_in_threads(reader: FileReader) -> AsyncIterator[bytes]:
+    """Every chunk of *reader*'s file, a batch per hop to a worker thread."""
     try:
-        return _continue(file, expected)
-    except BaseException:
-        file.close()
-        raise
+        while not reader.done:
+            for chunk in await anyio.to_thread.run_sync(reader.read_batch):
+                yield chunk
+    finally:
+        reader.close()
 
 
-def read_more(file: IO[bytes], remaining: int) -> tuple[IO[bytes] | None, bytes]:
-    """The next batch of *file*, which should have *remaining* bytes left; like
-    ``open_and_read``, the file comes back ``None`` once closed at its end."""
+def read_here(reader: FileReader) -> Iterator[bytes]:
+    """``read_in_threads`` without an event loop: the same reads, in the calling thread."""
     try:
-        return _continue(file, remaining)
-    except BaseException:
-        file.close()
-        raise
+        while not reader.done:
+            yield from reader.read_batch()
+    finally:
+        reader.close()
 
 
-def _continue(file: IO[bytes], remaining: int) -> tuple[IO[bytes] | None, bytes]:
-    # A file that grew past its size gets full batches; the pass's length check stops it.
-    wanted = min(READ_BATCH, remaining + 1) if remaining >= 0 else READ_BATCH
-    data = _read_full(file, wanted)
-    if len(data) < wanted:  # at the end
-        file.close()
-        return None, data
-    return file, data
-
-
-def _read_full(file: IO[bytes], size: int) -> bytes:
-    # An unbuffered read may return less than asked before the end (a pipe, a
-    # network file system): only an empty read means the end.
-    data = file.read(size) or b""
-    if len(data) == size or not data:
-        return data
-    pieces = [data]
-    got = len(data)
-    while got < size:
-        more = file.read(size - got)
-        if not more:
-            break
-        pieces.append(more)
-        got += len(more)
-    return b"".join(pieces)
-
-
-def slices(data: BytesLike, chunk_size: int) -> Iterator[BytesLike]:
-    """*data* in pieces of *chunk_size*, without copying."""
-    if len(data) <= chunk_size:
-        if data:
-            yield data
-        return
-    view = memoryview(data)
-    for start in range(0, len(view), chunk_size):
-        yield view[start : start + chunk_size]
-
-
-async def read_path(path: pathlib.Path, expected: int, chunk_size: int) -> AsyncIterator[BytesLike]:
+def read_path(path: pathlib.Path, expected: int, chunk_size: int) -> AsyncIterator[bytes]:
     """Every byte of the file at *path*, which had *expected* bytes when last seen."""
-    file, data = await anyio.to_thread.run_sync(open_and_read, path, expected)
-    try:
-        while True:
-            for piece in slices(data, chunk_size):
-                yield piece
-            if file is None:
-                return
-            expected -= len(data)
-            file, data = await anyio.to_thread.run_sync(read_more, file, expected)
-    finally:
-        if file is not None:  # left early: closing a file opened for reading never waits
-            file.close()
+    return read_in_threads(FileReader(chunk_size, path=path, expected=expected))
 
 
-def read_path_sync(path: pathlib.Path, expected: int, chunk_size: int) -> Iterator[BytesLike]:
-    """``read_path`` without an event loop: the same reads, in the calling thread."""
-    file, data = open_and_read(path, expected)
-    try:
-        while True:
-            yield from slices(data, chunk_size)
-            if file is None:
-                return
-            expected -= len(data)
-            file, data = read_more(file, expected)
-    finally:
-        if file is not None:
-            file.close()
+def read_path_sync(path: pathlib.Path, expected: int, chunk_size: int) -> Iterator[bytes]:
+    """``read_path`` in the calling thread."""
+    return read_here(FileReader(chunk_size, path=path, expected=expected))
 
 
-async def read_file_object(file: IO[bytes], chunk_size: int) -> AsyncIterator[BytesLike]:
-    """A blocking file object from its current position, in worker threads (in memory
+def read_file_object(file: IO[bytes], chunk_size: int) -> AsyncIterator[bytes]:
+    """A blocking file object from its current position, in worker threads (in-memory
     files, which never block, on the event loop)."""
     if isinstance(file, io.BytesIO):
-        while chunk := file.read(chunk_size):
-            yield chunk
-        return
-    while True:
-        data = await anyio.to_thread.run_sync(_read_full, file, READ_BATCH)
-        for piece in slices(data, chunk_size):
-            yield piece
-        if len(data) < READ_BATCH:
-            return
+        return _read_in_memory(file, chunk_size)
+    return read_in_threads(FileReader(chunk_size, file=file))
 
 
-def read_file_object_sync(file: IO[bytes], chunk_size: int) -> Iterator[BytesLike]:
-    """``read_file_object`` without an event loop."""
-    while True:
-        data = _read_full(file, READ_BATCH)
-        yield from slices(data, chunk_size)
-        if len(data) < READ_BATCH:
-            return
+async def _read_in_memory(file: io.BytesIO, chunk_size: int) -> AsyncIterator[bytes]:
+    while chunk := file.read(chunk_size):
+        yield chunk
+
+
+def read_file_object_sync(file: IO[bytes], chunk_size: int) -> Iterator[bytes]:
+    """``read_file_object`` in the calling thread."""
+    return read_here(FileReader(chunk_size, file=file))
 
 
 def stream_file(
@@ -166,8 +171,8 @@ def stream_file(
     ``headers=body.headers``.
 
     A file up to 4 MiB is opened, read and closed in one hop to a worker
-    thread; a larger one is read 4 MiB per hop. Either way it is yielded in
-    zero-copy slices of *chunk_size* bytes.
+    thread; a larger one is read 4 MiB per hop, as ``bytes`` chunks of
+    *chunk_size*.
 
     ```python
     body = stream_file("backup.tar")

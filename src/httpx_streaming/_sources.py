@@ -32,7 +32,6 @@ from ._files import (
     ENCODER_CHUNK_SIZE,
     read_file_object,
     read_file_object_sync,
-    slices,
     stream_file,
 )
 from ._passes import (
@@ -77,6 +76,17 @@ class BytesSource:
 
 
 _SLICE_SIZE = 1024 * 1024
+
+
+def slices(data: BytesLike, chunk_size: int) -> Iterator[BytesLike]:
+    """*data* in pieces of *chunk_size*, without copying."""
+    if len(data) <= chunk_size:
+        if data:
+            yield data
+        return
+    view = memoryview(data)
+    for start in range(0, len(view), chunk_size):
+        yield view[start : start + chunk_size]
 
 
 async def _slices(data: BytesLike) -> AsyncIterator[BytesLike]:
