@@ -2,12 +2,12 @@
 
 A hop to a worker thread costs tens of microseconds: as much as reading
 hundreds of KiB from the page cache. So a file is opened, read and (when it
-fits in one read) closed in a single hop; a larger file is read in
+fits in one batch) closed in a single hop; a larger file is read in
 ``READ_BATCH`` batches, one hop each, as ``bytes`` chunks of the size
 consumers asked for (one ``read`` each). The event loop never waits on disk.
 
-The blocking halves (``open_and_read``, ``read_more``) are plain functions, so
-a synchronous driver uses them as they are.
+The blocking half (``FileReader``) is plain synchronous code, so the
+synchronous face reads files with it as it is, in the calling thread.
 """
 
 from __future__ import annotations
