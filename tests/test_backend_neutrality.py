@@ -16,6 +16,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / "httpx_streaming"
 
 #: Modules that turn inputs into bytes and never await.
 SANS_IO = {
+    "_consumed",
     "_errors",
     "_multipart",
     "_types",

@@ -265,9 +265,11 @@ def test_zip_retry_rewinds_redirected_stdout(server: LoopbackServer, tmp_path: P
 
 
 def test_zip_no_retry_once_a_pipe_was_written(server: LoopbackServer) -> None:
+    # The first member is larger than a write batch, so bytes reach the pipe before the
+    # second member fails.
     url = f"{server.url}/flaky/cli-pipe?failures=1"
     result = run_module(
-        f"{server.url}/bytes?size=100000&seed=1",
+        f"{server.url}/bytes?size=6000000&seed=1",
         url,
         "--retries",
         "3",
@@ -682,7 +684,7 @@ def test_a_failure_after_retries_names_the_attempts(server: LoopbackServer) -> N
     second = f"{server.url}/flaky/cli-pipe-late?failures=5"
     result = run_module(
         f"{server.url}/flaky/cli-pipe-early?failures=1",
-        f"{server.url}/bytes?size=100000&seed=1",
+        f"{server.url}/bytes?size=6000000&seed=1",  # more than a write batch
         second,
         "--retries",
         "3",
@@ -748,3 +750,18 @@ def test_no_progress_option(
     code = main(["form", f"{server.url}/upload/q", "-F", "a=b", "--no-progress"])
     assert code == 0
     assert stderr.getvalue() == ""
+
+
+def test_zip_retries_a_pipe_that_nothing_reached_yet(server: LoopbackServer) -> None:
+    # Chunks wait in the write batch: a failure before the first batch reached the pipe
+    # can still be retried, and the pipe gets one whole archive.
+    url = f"{server.url}/flaky/cli-pipe-unwritten?failures=1"
+    result = run_module(
+        f"{server.url}/bytes?size=100000&seed=1", url, "--retries", "1", "--retry-delay", "0",
+        subcommand="zip",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(io.BytesIO(result.stdout)) as archive:
+        assert archive.testzip() is None
+        assert archive.read("bytes") == pattern_bytes(100_000, 1)
+    assert server.recorder.attempts["/flaky/cli-pipe-unwritten"] == 2

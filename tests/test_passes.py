@@ -166,6 +166,6 @@ async def test_a_finished_one_shot_member_is_not_kept_alive() -> None:
     gc.collect()
     assert freed() is None
     assert member.source.consumed
-    assert repr(member.source) == "<OneShotSource (freed)>"
-    with pytest.raises(SourceConsumedError):
+    assert repr(member.source) == "<OneShotSource the async_generator 'one_shot'>"
+    with pytest.raises(SourceConsumedError, match=r"^the async_generator 'one_shot' is a one-shot"):
         member.source.__aiter__()

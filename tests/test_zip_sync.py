@@ -106,7 +106,14 @@ def test_a_known_length_is_kept_and_sent(files: dict[str, Path]) -> None:
     )
     view = resource.sync()
     assert view.content_length == resource.content_length is not None
-    assert view.headers == {"Content-Length": str(resource.content_length)}
+    assert (
+        view.headers
+        == resource.headers
+        == {
+            "Content-Type": "application/zip",
+            "Content-Length": str(resource.content_length),
+        }
+    )
     assert len(sync_bytes(view)) == resource.content_length
 
 
@@ -160,8 +167,10 @@ def test_an_unseekable_file_gives_one_pass(tmp_path: Path) -> None:
         resource = create_zip_stream_resource([ZipStreamFile("pipe.txt", pipe)])
         view = resource.sync()
         assert view.reusable is False
+        assert not view.consumed
         with zipfile.ZipFile(io.BytesIO(sync_bytes(view))) as archive:
             assert archive.read("pipe.txt") == b"from a pipe"
+        assert view.consumed and resource.consumed
         with pytest.raises(SourceConsumedError):
             sync_bytes(view)
 

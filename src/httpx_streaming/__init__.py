@@ -45,7 +45,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ._errors import SourceConsumedError
+    from ._consumed import SourceConsumedError
     from ._response import stream_response
 else:  # type checkers see the two names imported above, and no __getattr__
 
@@ -53,11 +53,14 @@ else:  # type checkers see the two names imported above, and no __getattr__
         # The two names that need httpx itself are made on first use, so that
         # a command that never speaks HTTP (a zip of local files) starts without it.
         if name == "SourceConsumedError":
-            from ._errors import source_consumed_error_type
+            from ._consumed import SourceConsumedError
 
-            return source_consumed_error_type()
+            return SourceConsumedError
         if name == "stream_response":
             from ._response import stream_response
 
             return stream_response
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 
 class LengthMismatchError(ValueError):
@@ -15,51 +14,14 @@ class LengthMismatchError(ValueError):
 
 
 if TYPE_CHECKING:
-    import httpx
-
-    # What type checkers and the API docs see; the class itself is made by
-    # source_consumed_error_type().
-    class SourceConsumedError(httpx.StreamConsumed):
-        """A one-shot source (a plain async generator, an async file) was iterated twice.
-
-        Raised before any byte of the second pass is produced, so a retry never
-        sends a truncated body. Wrap the generator function with
-        [ResourceStreamFunction][httpx_streaming.ResourceStreamFunction] to make the
-        source reusable. It is an ``httpx.StreamConsumed``.
-        """
-
-        def __init__(self, message: str) -> None: ...
-
-
-@functools.cache
-def source_consumed_error_type() -> type[SourceConsumedError]:
-    """``SourceConsumedError``, made on first use.
-
-    It subclasses httpx's ``StreamConsumed``, so defining it imports httpx; made
-    on first use, a command that never speaks HTTP (a zip of local files)
-    starts without that import.
-    """
-    import httpx
-
-    def __init__(self: httpx.StreamConsumed, message: str) -> None:
-        # StreamConsumed's own __init__ takes no message.
-        httpx.StreamError.__init__(self, message)
-
-    made = type(
-        "SourceConsumedError",
-        (httpx.StreamConsumed,),
-        {
-            "__doc__": "A one-shot source was iterated twice (see the API documentation).",
-            "__module__": "httpx_streaming",
-            "__init__": __init__,
-        },
-    )
-    return cast("type[SourceConsumedError]", made)
+    from ._consumed import SourceConsumedError
 
 
 def source_consumed(message: str) -> SourceConsumedError:
-    """A ``SourceConsumedError`` with *message*."""
-    return source_consumed_error_type()(message)
+    """A ``SourceConsumedError`` with *message* (its module, and httpx, imported now)."""
+    from ._consumed import SourceConsumedError
+
+    return SourceConsumedError(message)
 
 
 def length_error(what: object, declared: int, seen: int, *, finished: bool) -> LengthMismatchError:

@@ -91,11 +91,15 @@ class FileReader:
                 break
             pieces.append(data)
             got += len(data)
-            # A short read before the expected end (a pipe, a network file system)
-            # is not the end; only an empty read, or one short at the end, is.
-            if remaining is not None and len(data) < wanted and got >= remaining:
-                self._end()
-                break
+            if len(data) < wanted:
+                if remaining is None:
+                    # A pipe or socket answers with what it has: pass that on now
+                    # rather than wait for a whole batch; the end is an empty read.
+                    break
+                if got >= remaining:  # short where the end is expected: the end
+                    self._end()
+                    break
+                # Short before the expected end (a network file system): read on.
         if remaining is not None:
             self._remaining = remaining - got
         return pieces
@@ -140,12 +144,14 @@ def read_path_sync(path: pathlib.Path, expected: int, chunk_size: int) -> Iterat
     return read_here(FileReader(chunk_size, path=path, expected=expected))
 
 
-def read_file_object(file: IO[bytes], chunk_size: int) -> AsyncIterator[bytes]:
-    """A blocking file object from its current position, in worker threads (in-memory
-    files, which never block, on the event loop)."""
+def read_file_object(
+    file: IO[bytes], chunk_size: int, expected: int | None = None
+) -> AsyncIterator[bytes]:
+    """A blocking file object from its current position (*expected* bytes left, when
+    known), in worker threads; in-memory files, which never block, on the event loop."""
     if isinstance(file, io.BytesIO):
         return _read_in_memory(file, chunk_size)
-    return read_in_threads(FileReader(chunk_size, file=file))
+    return read_in_threads(FileReader(chunk_size, file=file, expected=expected))
 
 
 async def _read_in_memory(file: io.BytesIO, chunk_size: int) -> AsyncIterator[bytes]:
@@ -153,9 +159,11 @@ async def _read_in_memory(file: io.BytesIO, chunk_size: int) -> AsyncIterator[by
         yield chunk
 
 
-def read_file_object_sync(file: IO[bytes], chunk_size: int) -> Iterator[bytes]:
+def read_file_object_sync(
+    file: IO[bytes], chunk_size: int, expected: int | None = None
+) -> Iterator[bytes]:
     """``read_file_object`` in the calling thread."""
-    return read_here(FileReader(chunk_size, file=file))
+    return read_here(FileReader(chunk_size, file=file, expected=expected))
 
 
 def stream_file(
@@ -170,8 +178,8 @@ def stream_file(
     a body that contradicts its ``Content-Length``. Send that length with
     ``headers=body.headers``.
 
-    A file up to 4 MiB is opened, read and closed in one hop to a worker
-    thread; a larger one is read 4 MiB per hop, as ``bytes`` chunks of
+    A file smaller than 4 MiB is opened, read and closed in one hop to a
+    worker thread; a larger one is read 4 MiB per hop, as ``bytes`` chunks of
     *chunk_size*.
 
     ```python

@@ -24,7 +24,7 @@ from ._types import BytesLike, ByteSource
 from ._validation import check_chunk, describe
 
 if TYPE_CHECKING:
-    from ._errors import SourceConsumedError
+    from ._consumed import SourceConsumedError
 
 _REUSABLE_HINT = (
     "pass a reusable source instead (bytes, a pathlib.Path, or a ResourceStream, "
@@ -254,11 +254,12 @@ def was_consumed(value: object) -> bool:
         return False
 
 
-def consumed_error(value: object) -> SourceConsumedError:
-    """The error for a second pass over the one-shot *value*."""
+def consumed_error(value: object, description: str | None = None) -> SourceConsumedError:
+    """The error for a second pass over the one-shot *value* (its *description* instead
+    of its repr, once it is gone)."""
     return source_consumed(
-        f"{value!r} is a one-shot stream that was already consumed; to send it again, "
-        + _REUSABLE_HINT
+        f"{description or repr(value)} is a one-shot stream that was already consumed; to "
+        "send it again, " + _REUSABLE_HINT
     )
 
 

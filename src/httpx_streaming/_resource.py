@@ -55,9 +55,11 @@ class _BoundFunction:
         return f"<{type(self).__name__} {call}{length}>"
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        # A resource equals another of its kind (a subclass too), never its other face.
+        if not isinstance(other, _BoundFunction) or isinstance(other, SyncResourceStream) != (
+            isinstance(self, SyncResourceStream)
+        ):
             return NotImplemented
-        assert isinstance(other, _BoundFunction)
         return (
             self.function == other.function
             and self.positional_parameters == other.positional_parameters
@@ -140,18 +142,34 @@ class ResourceStream(_BoundFunction):
 class SyncResourceStream(_BoundFunction):
     """A reusable iterable of bytes: every ``for`` calls its function afresh.
 
-    The synchronous face of a resource (no event loop, no worker threads).
+    The synchronous face of a body (no event loop, no worker threads): its
+    ``headers`` and ``consumed`` are the body's.
     """
 
-    __slots__ = ("reusable",)
-
-    consumed = False
+    __slots__ = ("_body", "reusable")
 
     def __init__(
         self, function: Callable[..., Iterable[Any]], /, *args: Any, **kwargs: Any
     ) -> None:
         super().__init__(function, args, kwargs)
         self.reusable = True
+        self._body: object = None
+
+    def face_of(self, body: object) -> SyncResourceStream:
+        """Say which body this is the synchronous face of; returns the view."""
+        self._body = body
+        return self
+
+    @property
+    def consumed(self) -> bool:
+        """Whether the body it shows cannot be sent in full again."""
+        return getattr(self._body, "consumed", False) is True
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The body's headers (``Content-Length`` of its own when the body has none)."""
+        headers = getattr(self._body, "headers", None)
+        return headers if isinstance(headers, dict) else super().headers
 
     def __iter__(self) -> SyncSourcePass:
         return SyncSourcePass(iter(self._produce()), self, self.content_length)

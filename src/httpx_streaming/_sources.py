@@ -69,7 +69,7 @@ class BytesSource:
     def sync(self) -> SyncResourceStream:
         view = SyncResourceStream(slices, self.data, _SLICE_SIZE)
         view.content_length = len(self.data)
-        return view
+        return view.face_of(self)
 
     def __repr__(self) -> str:
         return f"<BytesSource {len(self.data)} bytes>"
@@ -106,13 +106,14 @@ class OneShotSource:
     closed again by asyncio when its loop shuts down).
     """
 
-    __slots__ = ("_chunk_size", "_consumed", "_value")
+    __slots__ = ("_chunk_size", "_consumed", "_description", "_value")
 
     reusable = False
     content_length = None
 
     def __init__(self, value: object, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         self._value: Callable[[], object] = held(value)
+        self._description: str | None = None  # kept for messages once the value is gone
         self._chunk_size = chunk_size
         self._consumed = False
 
@@ -127,9 +128,10 @@ class OneShotSource:
     def __aiter__(self) -> SourcePass:
         value = self._value()
         if self.consumed:
-            raise consumed_error(value)
+            raise consumed_error(value, None if value is not None else self._description)
         self._consumed = True
         mark_started(value)
+        self._description = f"the {type(value).__name__} {_name_of(value)}"
         self._value = held_weakly(value)
         if type(value) is not types.AsyncGeneratorType and is_async_file(value):
             return SourcePass(_read_async_file(value, self._chunk_size), value)
@@ -137,7 +139,12 @@ class OneShotSource:
 
     def __repr__(self) -> str:
         value = self._value()
-        return f"<OneShotSource {'(freed)' if value is None else repr(value)}>"
+        return f"<OneShotSource {self._description if value is None else repr(value)}>"
+
+
+def _name_of(value: object) -> str:
+    name = getattr(value, "__qualname__", None)
+    return repr(name) if isinstance(name, str) else f"at {id(value):#x}"
 
 
 @final
@@ -180,7 +187,7 @@ class SyncFileSource:
         view = SyncResourceStream(self._read_sync)
         view.content_length = self.content_length
         view.reusable = self.reusable
-        return view
+        return view.face_of(self)
 
     def _start_pass(self) -> None:
         if not self.reusable:
@@ -195,13 +202,13 @@ class SyncFileSource:
     def _read(self) -> AsyncIterator[BytesLike]:
         if self._start is not None:
             self._file.seek(self._start)
-        return read_file_object(self._file, ENCODER_CHUNK_SIZE)
+        return read_file_object(self._file, ENCODER_CHUNK_SIZE, self.content_length)
 
     def _read_sync(self) -> Iterator[BytesLike]:
         self._start_pass()
         if self._start is not None:
             self._file.seek(self._start)
-        return read_file_object_sync(self._file, ENCODER_CHUNK_SIZE)
+        return read_file_object_sync(self._file, ENCODER_CHUNK_SIZE, self.content_length)
 
     def __repr__(self) -> str:
         return f"<SyncFileSource {self._file!r}>"
@@ -244,9 +251,6 @@ def as_byte_source(value: object) -> ByteSource:
         # every pass asks it for a fresh iterator.
         resource = ResourceStream(_fresh_iterator, value)
         resource.content_length = source_length(value)
-        sync = getattr(value, "sync", None)
-        if callable(sync):
-            resource._sync = sync
         return resource
     if isinstance(value, bytes | bytearray | memoryview):
         return BytesSource(check_chunk(value, value))  # a memoryview of wider items counts bytes

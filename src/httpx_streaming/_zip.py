@@ -557,7 +557,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
         view = SyncResourceStream(self._sync_pass)
         view.content_length = self.content_length
         view.reusable = self.reusable
-        return view
+        return view.face_of(self)
 
     def _sync_pass(self) -> Iterator[BytesLike]:
         assert self._named is not None

@@ -93,17 +93,10 @@ def looks_incompressible(sample: BytesLike) -> bool:
 
 def compress_whole(data: Sequence[BytesLike], level: int) -> list[bytes]:
     """Raw deflate of the concatenation of *data*, in one go."""
-    if _blocked(level):
-        compressor = _compressor(level)
-        if len(data) > 1:
-            # The output depends on how input is split; one piece keeps it stable.
-            data = [b"".join(data)]
-    elif len(data) == 1 and len(data[0]) <= _SMALL_WINDOW_INPUT:
-        return [compress_small(data[0], level)]
-    elif sum(len(piece) for piece in data) <= _SMALL_WINDOW_INPUT:
-        return [compress_small(b"".join(data), level)]
-    else:
-        compressor = _compressor(level)
+    compressor = _compressor(level)
+    if _blocked(level) and len(data) > 1:
+        # The output depends on how input is split; one piece keeps it stable.
+        data = [b"".join(data)]
     out = [compressor.compress(piece) for piece in data]
     out.append(compressor.flush())
     return [piece for piece in out if piece]
@@ -252,9 +245,10 @@ class Deflater:
         pending += piece
         if len(pending) >= _INPUT_BLOCK:
             whole = len(pending) - len(pending) % _INPUT_BLOCK
-            for start in range(0, whole, _INPUT_BLOCK):
-                block = pending[start : start + _INPUT_BLOCK]
-                self._emit(self._compressor.compress(bytes(block)), out)
+            # Views, not copies; released before the bytearray shrinks.
+            with memoryview(pending) as view:
+                for start in range(0, whole, _INPUT_BLOCK):
+                    self._emit(self._compressor.compress(view[start : start + _INPUT_BLOCK]), out)
             del pending[:whole]
 
     def _end_segment(self, out: list[bytes]) -> None:

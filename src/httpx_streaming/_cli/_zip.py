@@ -208,9 +208,11 @@ def _walk(root: pathlib.Path, prefix: str, excluded: tuple[int, int] | None) -> 
                 if not entry.is_symlink():
                     folders.append(entry)
                 continue
-            status = check_readable_file(entry.path, entry.stat())
+            # (Windows' DirEntry.stat has no inode: stat the path there.)
+            status = entry.stat() if os.name != "nt" else os.stat(entry.path)
             if (status.st_dev, status.st_ino) == excluded:
-                continue
+                continue  # before the checks: the archive being written may be a FIFO
+            check_readable_file(entry.path, status)
             members.append(
                 LocalMember(
                     f"{base}/{entry.name}",
@@ -350,10 +352,12 @@ async def _write_chunks(archive: ZipStreamResource, output: IO[bytes], bar: Prog
             batched += len(chunk)
             if batched >= _WRITE_BLOCK:
                 await anyio.to_thread.run_sync(_write_batch, output, batch)
+                # Counted once written: a pipe can be retried while nothing reached it.
+                bar.advance(batched)
                 batch = []
                 batched = 0
-            bar.advance(len(chunk))
     await anyio.to_thread.run_sync(_write_batch, output, batch)
+    bar.advance(batched)
     await anyio.to_thread.run_sync(output.flush)
 
 
