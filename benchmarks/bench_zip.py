@@ -33,7 +33,6 @@ import glob
 import io
 import json
 import os
-import platform
 import pstats
 import subprocess
 import sys
@@ -551,22 +550,23 @@ print(json.dumps({"results": [result.as_json() for result in results], "notes": 
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    import _report  # next to this script
+
     try:
         import isal
 
         isal_version = isal.__version__
     except ImportError:
         isal_version = "not installed"
+    try:
+        import zlib_ng
+
+        zlib_ng_version = getattr(zlib_ng, "__version__", "installed")
+    except ImportError:
+        zlib_ng_version = "not installed"
     return (
-        f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, zlib {zlib.ZLIB_RUNTIME_VERSION}, "
-        f"isal {isal_version}"
+        f"{_report.machine()}, zlib {zlib.ZLIB_RUNTIME_VERSION}, isal {isal_version}, "
+        f"zlib-ng {zlib_ng_version}"
     )
 
 

@@ -32,8 +32,35 @@ _REUSABLE_HINT = (
 )
 
 
+class _Checks:
+    """What every pass checks, async or not: chunks are bytes-like, and a pass yields
+    exactly the bytes it declared."""
+
+    __slots__ = ("_declared", "_seen", "source")
+
+    def __init__(self, source: object, content_length: int | None) -> None:
+        self.source = source
+        self._declared = content_length
+        self._seen = 0
+
+    @property
+    def content_length(self) -> int | None:
+        return self._declared
+
+    def _checked(self, chunk: Any) -> BytesLike:
+        """*chunk*, counted; TypeError or ValueError (a length error) if it may not go on."""
+        if type(chunk) is not bytes:
+            chunk = check_chunk(chunk, self.source)
+        self._seen += len(chunk)
+        check_length(self.source, self.content_length, self._seen, finished=False)
+        return chunk  # type: ignore[no-any-return]
+
+    def _check_end(self) -> None:
+        check_length(self.source, self.content_length, self._seen, finished=True)
+
+
 @final
-class SourcePass(AsyncIterator[BytesLike]):
+class SourcePass(_Checks, AsyncIterator[BytesLike]):
     """One pass over a byte source: checks chunks and lengths, closes what it wraps.
 
     ``content_length`` is the number of bytes this pass will yield when it is
@@ -44,15 +71,13 @@ class SourcePass(AsyncIterator[BytesLike]):
     this module.
     """
 
-    __slots__ = ("_declared", "_seen", "iterator", "source")
+    __slots__ = ("iterator",)
 
     def __init__(
         self, iterator: AsyncIterator[Any], source: object, content_length: int | None = None
     ) -> None:
+        super().__init__(source, content_length)
         self.iterator = iterator
-        self.source = source
-        self._declared = content_length
-        self._seen = 0
 
     @property
     def content_length(self) -> int | None:
@@ -68,17 +93,13 @@ class SourcePass(AsyncIterator[BytesLike]):
         try:
             chunk = await self.iterator.__anext__()
         except StopAsyncIteration:
-            check_length(self.source, self.content_length, self._seen, finished=True)
+            self._check_end()
             raise
         try:
-            if type(chunk) is not bytes:
-                chunk = check_chunk(chunk, self.source)
-            self._seen += len(chunk)
-            check_length(self.source, self.content_length, self._seen, finished=False)
+            return self._checked(chunk)
         except (TypeError, ValueError) as error:
             await close_pass(self, error)  # the source must not be left suspended
             raise
-        return chunk  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         """Close the underlying iterator (its ``finally`` blocks run now)."""
@@ -134,23 +155,17 @@ def _note_close_error(error: BaseException, stream: object, close_error: Excepti
 
 
 @final
-class SyncSourcePass(Iterator[BytesLike]):
+class SyncSourcePass(_Checks, Iterator[BytesLike]):
     """One synchronous pass over a byte source: the checks of ``SourcePass``, without
     an event loop. Also a context manager that closes the pass by the same rule."""
 
-    __slots__ = ("_declared", "_seen", "iterator", "source")
+    __slots__ = ("iterator",)
 
     def __init__(
         self, iterator: Iterator[Any], source: object, content_length: int | None = None
     ) -> None:
+        super().__init__(source, content_length)
         self.iterator = iterator
-        self.source = source
-        self._declared = content_length
-        self._seen = 0
-
-    @property
-    def content_length(self) -> int | None:
-        return self._declared
 
     def __iter__(self) -> SyncSourcePass:
         return self
@@ -159,17 +174,13 @@ class SyncSourcePass(Iterator[BytesLike]):
         try:
             chunk = next(self.iterator)
         except StopIteration:
-            check_length(self.source, self._declared, self._seen, finished=True)
+            self._check_end()
             raise
         try:
-            if type(chunk) is not bytes:
-                chunk = check_chunk(chunk, self.source)
-            self._seen += len(chunk)
-            check_length(self.source, self._declared, self._seen, finished=False)
+            return self._checked(chunk)
         except (TypeError, ValueError) as error:
             close_sync_pass(self.iterator, error)
             raise
-        return chunk  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close the underlying iterator (its ``finally`` blocks run now)."""
