@@ -24,7 +24,12 @@ from zip_encoding import (
 
 from httpx_streaming import LengthMismatchError
 from httpx_streaming._zip_deflate import PROBE_SIZE
-from httpx_streaming._zip_encoder import MemberOptions, ZipEncoder, archive_length
+from httpx_streaming._zip_encoder import (
+    MemberOptions,
+    ZipEncoder,
+    archive_length,
+    encode_member,
+)
 from httpx_streaming._zip_output import OUTPUT_CHUNK_SIZE
 from httpx_streaming._zip_records import (
     COMPRESSION_METHOD_DEFLATE,
@@ -414,3 +419,38 @@ def test_add_checks_a_given_crc_before_writing_anything(method: int) -> None:
     archive = written + b"".join(bytes(chunk) for chunk in encoder.take())
     with verified(archive) as archive_file:
         assert archive_file.namelist() == ["first.txt", "after.txt"]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_members_encoded_apart_land_byte_identical(seed: int) -> None:
+    """Any member may be encoded on its own (a worker thread does that) with other
+    chunks: the archive is the very same bytes."""
+    generator = random.Random(seed)
+    hold_back_size = generator.choice([0, 1000, 70_000])
+    members: list[tuple[MemberOptions, int | None, Sequence[bytes]]] = []
+    for index in range(generator.randint(2, 10)):
+        size = generator.choice([0, 100, 5000, 70_000, 250_000])
+        data = text_bytes(size, seed=index) if generator.random() < 0.7 else random.randbytes(size)
+        method = generator.choice([COMPRESSION_METHOD_NONE, COMPRESSION_METHOD_DEFLATE])
+        chunks = random_chunks(data, seed * 100 + index) if data else []
+        declared = len(data) if generator.random() < 0.5 else None
+        members.append((options(f"m{index}", method, level=6), declared, chunks))
+    expected = encode(members, hold_back_size=hold_back_size)
+    encoder = ZipEncoder(hold_back_size=hold_back_size)
+    out: list[bytes] = []
+    for index, (member_options, declared, chunks) in enumerate(members):
+        if index % 2:
+            rechunked = chunked(b"".join(chunks), 7777) if chunks else []
+            encoded = encode_member(member_options, declared, rechunked, hold_back_size)
+            encoder.add_encoded(encoded)
+        else:
+            encoder.begin(member_options, declared)
+            for chunk in chunks:
+                encoder.feed(chunk)
+            encoder.end()
+        out.extend(bytes(piece) for piece in encoder.take())
+    encoder.finish()
+    out.extend(bytes(piece) for piece in encoder.take())
+    assert b"".join(out) == expected
+    with verified(expected) as archive_file:
+        assert len(archive_file.namelist()) == len(members)

@@ -28,7 +28,7 @@ all here, at its end otherwise (the archive then stops unfinished).
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
 from ._errors import check_length
@@ -122,11 +122,37 @@ def _immutable(chunk: BytesLike) -> BytesLike:
     return bytes(chunk)
 
 
+class WrittenMember(NamedTuple):
+    """What a member's local records committed to: all its central record needs but
+    the offset, which only the archive knows."""
+
+    entry: Entry
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    data_descriptor: bool
+    zip64: bool
+
+    def central_record(self, offset: int) -> bytes:
+        """The member's central directory record, its local header at *offset*."""
+        return central_directory_header(
+            self.entry,
+            self.method,
+            self.crc,
+            self.compressed_size,
+            self.size,
+            offset,
+            data_descriptor=self.data_descriptor,
+            local_zip64=self.zip64,
+        )
+
+
 def write_complete(
     out: Output, options: MemberOptions, data: Sequence[BytesLike], size: int, crc: int
-) -> bytes:
+) -> WrittenMember:
     """Write a member whose data is all here, *crc* computed over it: sizes and CRC go
-    into its local header, no data descriptor follows. Returns its central record.
+    into its local header, no data descriptor follows.
 
     Archives of many small members spend their time here: it stays one plain function.
     """
@@ -141,11 +167,10 @@ def write_complete(
             data, compressed_size = packed
     zip64 = size >= ZIP64_LIMIT
     entry = options.entry
-    offset = out.offset
     out.write(local_file_header(entry, method, crc, compressed_size, size, False, zip64))
     for piece in data:
         out.write(piece)
-    return central_directory_header(entry, method, crc, compressed_size, size, offset, False, zip64)
+    return WrittenMember(entry, method, crc, compressed_size, size, False, zip64)
 
 
 class _Header(NamedTuple):
@@ -160,8 +185,8 @@ class MemberWriter:
     """Writes one member: holds its first bytes, picks its layout, ends it with records.
 
     Made fresh for every member whose data comes in chunks: ``start``, then
-    ``feed`` any number of times, and ``end``, which returns the member's
-    central directory record. (Data that is all in memory skips the writer:
+    ``feed`` any number of times, and ``end``, which says what the member's
+    records hold. (Data that is all in memory skips the writer:
     ``write_complete``.)
     """
 
@@ -174,7 +199,6 @@ class MemberWriter:
         "_held_size",
         "_hold_back_size",
         "_hold_limit",
-        "_offset",
         "_out",
         "_seen",
         "options",
@@ -185,7 +209,6 @@ class MemberWriter:
     ) -> None:
         self.options = options
         self._out = out
-        self._offset = out.offset
         self._declared = size
         self._seen = 0
         self._held: list[BytesLike] = []
@@ -233,8 +256,8 @@ class MemberWriter:
         if self._held_size > self._hold_limit:
             self._start_streaming()
 
-    def end(self) -> bytes:
-        """The member's data is complete; returns its central directory record."""
+    def end(self) -> WrittenMember:
+        """The member's data is complete; returns what its records hold."""
         if self._declared is not None and self._seen != self._declared:
             check_length(
                 _member_label(self.options.entry), self._declared, self._seen, finished=True
@@ -310,7 +333,7 @@ class MemberWriter:
             for piece in self._deflater.compress(chunk):
                 self._out.write(piece)
 
-    def _end_stream(self) -> bytes:
+    def _end_stream(self) -> WrittenMember:
         header = self._header
         assert header is not None
         crc, size = self._crc, self._seen
@@ -326,18 +349,14 @@ class MemberWriter:
                 # Unreachable by the bounds above; never write a lying archive.
                 raise RuntimeError("member passed 4 GiB without a zip64 local header")
             self._out.write(data_descriptor(crc, compressed_size, size, zip64=header.zip64))
-        return self._central(header, crc, compressed_size, size)
-
-    def _central(self, header: _Header, crc: int, compressed_size: int, size: int) -> bytes:
-        return central_directory_header(
+        return WrittenMember(
             self.options.entry,
             header.method,
             crc,
             compressed_size,
             size,
-            self._offset,
-            data_descriptor=header.data_descriptor,
-            local_zip64=header.zip64,
+            header.data_descriptor,
+            header.zip64,
         )
 
 
@@ -370,7 +389,7 @@ class ZipEncoder:
         chunk_size: Target size of the chunks built from small pieces.
     """
 
-    __slots__ = ("_central", "_member", "_out", "hold_back_size", "state")
+    __slots__ = ("_central", "_member", "_member_offset", "_out", "hold_back_size", "state")
 
     def __init__(
         self, *, hold_back_size: int = DEFAULT_HOLD_BACK_SIZE, chunk_size: int = OUTPUT_CHUNK_SIZE
@@ -380,6 +399,7 @@ class ZipEncoder:
         self._out = Output(chunk_size)
         self._central: list[bytes] = []
         self._member: MemberWriter | None = None
+        self._member_offset = 0
 
     def take(self) -> list[BytesLike]:
         """Archive chunks ready to send, in order."""
@@ -392,6 +412,7 @@ class ZipEncoder:
     def begin(self, options: MemberOptions, size: int | None = None) -> None:
         """Start a member; *size* is its length when declared in advance."""
         self._expect(EncoderState.BETWEEN_MEMBERS, "begin()")
+        self._member_offset = self._out.offset
         member = MemberWriter(self._out, options, size, self.hold_back_size)
         member.start()
         self._member = member
@@ -415,7 +436,18 @@ class ZipEncoder:
         crc = options.crc32
         if crc is None or options.crc_data is not data:
             crc = crc32(data)
-        self._central.append(write_complete(self._out, options, (data,), size, crc))
+        offset = self._out.offset
+        written = write_complete(self._out, options, (data,), size, crc)
+        self._central.append(written.central_record(offset))
+
+    def add_encoded(self, member: EncodedMember) -> None:
+        """A member encoded on its own by ``encode_member`` (in another thread, say):
+        its bytes go out as they are, its central record gets its place here."""
+        self._expect(EncoderState.BETWEEN_MEMBERS, "add_encoded()")
+        offset = self._out.offset
+        for piece in member.pieces:
+            self._out.write(piece)
+        self._central.append(member.written.central_record(offset))
 
     def learn_size(self, size: int | None) -> None:
         """The member's size became known after its first chunk (e.g. a response header)."""
@@ -434,7 +466,7 @@ class ZipEncoder:
         member = self._member
         if member is None:
             raise RuntimeError(f"end() while {self.state.value}")
-        self._central.append(member.end())
+        self._central.append(member.end().central_record(self._member_offset))
         self._member = None
         self.state = EncoderState.BETWEEN_MEMBERS
 
@@ -453,6 +485,30 @@ class ZipEncoder:
     def _expect(self, state: EncoderState, call: str) -> None:
         if self.state is not state:
             raise RuntimeError(f"{call} while {self.state.value}")
+
+
+class EncodedMember(NamedTuple):
+    """A member's local records and data, encoded apart from its archive."""
+
+    pieces: list[BytesLike]
+    written: WrittenMember
+
+
+def encode_member(
+    options: MemberOptions, size: int | None, chunks: Iterable[BytesLike], hold_back_size: int
+) -> EncodedMember:
+    """Encode one member from its *chunks* apart from any archive: the bytes
+    ``ZipEncoder.begin``, ``feed`` and ``end`` would write for it, wherever it lands
+    (its offset goes only into the central record, which ``add_encoded`` makes)."""
+    out = Output(OUTPUT_CHUNK_SIZE)
+    writer = MemberWriter(out, options, size, hold_back_size)
+    writer.start()
+    if not options.entry.is_dir:
+        for chunk in chunks:
+            writer.feed(chunk)
+    written = writer.end()
+    out.flush()
+    return EncodedMember(out.take(), written)
 
 
 def archive_length(
