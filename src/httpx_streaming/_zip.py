@@ -30,7 +30,7 @@ from ._passes import (
     open_sync_pass,
     refuse_consumed,
 )
-from ._resource import SyncResourceStream
+from ._resource import ResourceStream, SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, NoPublicConstructor
 from ._validation import check_chunk, describe, is_reusable, source_length
@@ -42,6 +42,12 @@ from ._zip_encoder import (
     archive_length,
     check_given_crc,
     member_options,
+)
+from ._zip_lookahead import (
+    DEFAULT_LOOK_AHEAD_SIZE,
+    MIN_AHEAD_SIZE,
+    AheadJob,
+    LookAhead,
 )
 from ._zip_names import (
     check_deduplicator,
@@ -56,6 +62,7 @@ from ._zip_options import (
     check_crc,
     check_hold_back,
     check_level,
+    check_look_ahead,
     check_method,
     check_mode,
     check_size,
@@ -265,7 +272,9 @@ class _LazyMembers:
 
 
 async def _encode(
-    members: tuple[_Named, ...] | AsyncIterator[_Named], hold_back_size: int
+    members: tuple[_Named, ...] | AsyncIterator[_Named],
+    hold_back_size: int,
+    look_ahead_size: int = 0,
 ) -> AsyncGenerator[BytesLike, None]:
     """Pull every member's source through the encoder; close sources on every way out."""
     if isinstance(members, tuple):
@@ -273,6 +282,7 @@ async def _encode(
     else:
         planned, lazy = (), members
     encoder = ZipEncoder(hold_back_size=hold_back_size)
+    ahead = _look_ahead(planned, look_ahead_size, hold_back_size)
     index = 0
     try:
         while True:
@@ -285,6 +295,17 @@ async def _encode(
                     member, name = await lazy.__anext__()
                 except StopAsyncIteration:
                     break
+            if ahead is not None:
+                ahead.schedule(index)
+                job = ahead.take(index)
+                if job is not None:
+                    # Waiting in a thread of anyio's: the event loop runs on meanwhile.
+                    encoded = await anyio.to_thread.run_sync(job.result, abandon_on_cancel=True)
+                    encoder.add_encoded(encoded)
+                    index += 1
+                    for ready in encoder.take():
+                        yield ready
+                    continue
             index += 1
             source = member.source
             if type(source) is BytesSource and (
@@ -319,8 +340,44 @@ async def _encode(
         if lazy is not None:
             await close_pass(lazy, error)
         raise
+    finally:
+        if ahead is not None:  # stop and join the workers, also when cancelled
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(ahead.close)
     if lazy is not None:
         await close_pass(lazy)
+
+
+def _look_ahead(
+    planned: tuple[_Named, ...], look_ahead_size: int, hold_back_size: int
+) -> LookAhead | None:
+    """The worker threads for the deflated members that can be encoded ahead, when
+    there are at least two; else ``None``."""
+    if not look_ahead_size:
+        return None
+    limit = look_ahead_size // 4
+    jobs = [_ahead_job(member, name, limit) for member, name in planned]
+    if sum(job is not None for job in jobs) < 2:
+        return None
+    return LookAhead(jobs, look_ahead_size, hold_back_size)
+
+
+def _ahead_job(member: ZipStreamFile, name: str, limit: int) -> AheadJob | None:
+    # Deflated, of known size, not too big, read without an event loop: in-memory
+    # bytes or a local file.
+    size = member.size
+    if (
+        member.compression_method != COMPRESSION_METHOD_DEFLATE
+        or size is None
+        or not MIN_AHEAD_SIZE <= size <= limit
+    ):
+        return None
+    source = member.source
+    if type(source) is not BytesSource and not (
+        type(source) is ResourceStream and source._sync is not None
+    ):
+        return None
+    return AheadJob(member._encoder_options(name), size, source)
 
 
 def _encode_sync(members: tuple[_Named, ...], hold_back_size: int) -> Iterator[BytesLike]:
@@ -405,6 +462,7 @@ def stream_zip(
     *,
     name_deduplicator: object = name_deduplicator_default,
     hold_back_size: int = DEFAULT_HOLD_BACK_SIZE,
+    look_ahead_size: int = DEFAULT_LOOK_AHEAD_SIZE,
 ) -> AsyncGenerator[BytesLike, None]:
     """Stream a zip archive of *files*: an async generator of the archive's bytes.
 
@@ -412,9 +470,13 @@ def stream_zip(
     deduplicated) now, before anything is produced. Other iterables and async
     iterables are read lazily, one member at a time.
 
-    Members are read one after the other; every source is closed when its
+    Members are sent one after the other; every source is closed when its
     member is done, or when the archive stops early, fails or is cancelled.
-    An exception raised by a source reaches the consumer unchanged.
+    An exception raised by a source reaches the consumer unchanged. Deflated
+    members held in memory or read from local files (from 64 KiB to a quarter
+    of *look_ahead_size*) are read and compressed ahead of their turn in
+    worker threads, one per core, while earlier members are sent; the archive
+    is the same bytes either way.
 
     Args:
         files: [ZipStreamFile][httpx_streaming.ZipStreamFile] objects.
@@ -425,6 +487,10 @@ def stream_zip(
             one (such as ``name_deduplicator_default``).
         hold_back_size: Bytes of a member of unknown size held in memory
             before its header is written (default 4 MiB), see the user guide.
+        look_ahead_size: At most this many bytes of members (by their sizes)
+            are compressed ahead of their turn at any time (default 32 MiB;
+            ``0`` compresses each member in turn, on one core). Their
+            compressed bytes wait in memory until their turn.
 
     Returns:
         A one-shot async generator of the archive's bytes: it can be iterated
@@ -434,10 +500,11 @@ def stream_zip(
     """
     check_deduplicator(name_deduplicator)
     hold_back = check_hold_back(hold_back_size)
+    look_ahead = check_look_ahead(look_ahead_size)
     if isinstance(files, list | tuple):
         named = _named(files, name_deduplicator)
         _refuse_consumed(named)
-        return _encode(named, hold_back)
+        return _encode(named, hold_back, look_ahead)
     if isinstance(files, AsyncIterable | Iterable) and not isinstance(
         files, str | bytes | bytearray | memoryview
     ):
@@ -465,15 +532,24 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
             source is reusable).
     """
 
-    __slots__ = ("_hold_back_size", "_lazy", "_named", "content_length", "reusable")
+    __slots__ = (
+        "_hold_back_size",
+        "_lazy",
+        "_look_ahead_size",
+        "_named",
+        "content_length",
+        "reusable",
+    )
 
     def __init__(
         self,
         members: tuple[_Named, ...] | _LazyMembers,
         hold_back_size: int,
+        look_ahead_size: int,
         content_length: int | None,
     ) -> None:
         self._hold_back_size = hold_back_size
+        self._look_ahead_size = look_ahead_size
         self.content_length = content_length
         if isinstance(members, _LazyMembers):
             self._named: tuple[_Named, ...] | None = None
@@ -534,7 +610,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
             return _encode(self._lazy.claim(), self._hold_back_size)
         assert self._named is not None
         _refuse_consumed(self._named)
-        return _encode(self._named, self._hold_back_size)
+        return _encode(self._named, self._hold_back_size, self._look_ahead_size)
 
     def sync(self) -> SyncResourceStream:
         """The same archive as a synchronous iterable, for httpx's sync ``Client``.
@@ -583,6 +659,7 @@ def create_zip_stream_resource(
     *,
     name_deduplicator: object = name_deduplicator_default,
     hold_back_size: int = DEFAULT_HOLD_BACK_SIZE,
+    look_ahead_size: int = DEFAULT_LOOK_AHEAD_SIZE,
 ) -> ZipStreamResource:
     """A reusable zip archive body of *files*, to pass as httpx's ``content=``.
 
@@ -610,12 +687,15 @@ def create_zip_stream_resource(
         files: [ZipStreamFile][httpx_streaming.ZipStreamFile] objects.
         name_deduplicator: As for [stream_zip][httpx_streaming.stream_zip].
         hold_back_size: As for [stream_zip][httpx_streaming.stream_zip].
+        look_ahead_size: As for [stream_zip][httpx_streaming.stream_zip] (the
+            synchronous face, ``sync()``, always compresses in turn).
     """
     check_deduplicator(name_deduplicator)
     hold_back = check_hold_back(hold_back_size)
+    look_ahead = check_look_ahead(look_ahead_size)
     if isinstance(files, AsyncIterable):
         lazy = _LazyMembers(_lazy_members(files, name_deduplicator))
-        return ZipStreamResource._create(lazy, hold_back, None)
+        return ZipStreamResource._create(lazy, hold_back, look_ahead, None)
     if not isinstance(files, Iterable) or isinstance(files, str | bytes | bytearray | memoryview):
         raise TypeError(
             f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
@@ -624,4 +704,4 @@ def create_zip_stream_resource(
     length = archive_length(
         [(member._encoder_options(name), member.size) for member, name in members], hold_back
     )
-    return ZipStreamResource._create(members, hold_back, length)
+    return ZipStreamResource._create(members, hold_back, look_ahead, length)

@@ -84,6 +84,11 @@ def check_hold_back(size: object) -> int:
     return check_int(size, "hold_back_size", minimum=0, maximum=MAX_HOLD_BACK_SIZE)
 
 
+def check_look_ahead(size: object) -> int:
+    """The look-ahead size of an archive: bytes of members compressed ahead of their turn."""
+    return check_int(size, "look_ahead_size", minimum=0, maximum=MAX_HOLD_BACK_SIZE)
+
+
 def check_time(value: object) -> datetime:
     """A modification time: a datetime, or a Unix timestamp made an aware datetime."""
     if isinstance(value, datetime):
