@@ -297,10 +297,15 @@ async def _encode(
                     break
             if ahead is not None:
                 ahead.schedule(index)
-                job = ahead.take(index)
-                if job is not None:
-                    # Waiting in a thread of anyio's: the event loop runs on meanwhile.
-                    encoded = await anyio.to_thread.run_sync(job.result, abandon_on_cancel=True)
+                batch = ahead.take(index)
+                if batch is not None:
+                    # A batch that ran ahead is usually done by its turn; else it is
+                    # waited for in a thread of anyio's, and the event loop runs on.
+                    if not batch.done():
+                        await anyio.to_thread.run_sync(batch.exception, abandon_on_cancel=True)
+                    ahead.deliver(index, batch.result())
+                encoded = ahead.ready(index)
+                if encoded is not None:
                     encoder.add_encoded(encoded)
                     index += 1
                     for ready in encoder.take():
@@ -364,7 +369,7 @@ def _look_ahead(
 
 def _ahead_job(member: ZipStreamFile, name: str, limit: int) -> AheadJob | None:
     # Deflated, of known size, not too big, read without an event loop: in-memory
-    # bytes or a local file.
+    # bytes or a local file; big enough to be worth a worker.
     size = member.size
     if (
         member.compression_method != COMPRESSION_METHOD_DEFLATE
@@ -473,10 +478,10 @@ def stream_zip(
     Members are sent one after the other; every source is closed when its
     member is done, or when the archive stops early, fails or is cancelled.
     An exception raised by a source reaches the consumer unchanged. Deflated
-    members held in memory or read from local files (from 64 KiB to a quarter
-    of *look_ahead_size*) are read and compressed ahead of their turn in
-    worker threads, one per core, while earlier members are sent; the archive
-    is the same bytes either way.
+    members held in memory or read from local files (over 4 KiB, and at most
+    a quarter of *look_ahead_size*) are read and compressed ahead of their
+    turn in worker threads, one per core, while earlier members are sent; the
+    archive is the same bytes either way.
 
     Args:
         files: [ZipStreamFile][httpx_streaming.ZipStreamFile] objects.
@@ -488,7 +493,7 @@ def stream_zip(
         hold_back_size: Bytes of a member of unknown size held in memory
             before its header is written (default 4 MiB), see the user guide.
         look_ahead_size: At most this many bytes of members (by their sizes)
-            are compressed ahead of their turn at any time (default 32 MiB;
+            are compressed ahead of their turn at any time (default 16 MiB;
             ``0`` compresses each member in turn, on one core). Their
             compressed bytes wait in memory until their turn.
 

@@ -42,7 +42,7 @@ SEGMENT_SIZE: Final = 1024 * 1024
 REPROBE_SEGMENTS: Final = 16
 INCOMPRESSIBLE_RATIO: Final = 0.97
 _INPUT_BLOCK: Final = 65536
-_SMALL_WINDOW_INPUT: Final = 4096
+SMALL_WINDOW_INPUT: Final = 4096
 STORED_BLOCK: Final = 65535  # the largest a stored deflate block holds
 
 
@@ -105,7 +105,7 @@ def compress_whole(data: Sequence[BytesLike], level: int) -> list[bytes]:
 if sys.version_info >= (3, 11):
 
     def compress_small(data: BytesLike, level: int) -> bytes:
-        """Raw deflate of at most ``_SMALL_WINDOW_INPUT`` bytes with zlib, in one call.
+        """Raw deflate of at most ``SMALL_WINDOW_INPUT`` bytes with zlib, in one call.
 
         A 4 KiB window reaches as far back as a 32 KiB one in 4 KiB of data,
         and zlib sets it up faster: it matters for many small members. zlib's
@@ -117,7 +117,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - zlib.compress takes wbits since Python 3.11
 
     def compress_small(data: BytesLike, level: int) -> bytes:
-        """Raw deflate of at most ``_SMALL_WINDOW_INPUT`` bytes with zlib."""
+        """Raw deflate of at most ``SMALL_WINDOW_INPUT`` bytes with zlib."""
         compressor = zlib.compressobj(level, zlib.DEFLATED, -12)
         return compressor.compress(data) + compressor.flush()
 
@@ -285,17 +285,17 @@ def deflated_if_smaller(
 
     ``None`` when the probe finds the data incompressible or when deflate does
     not shrink it. The probe is skipped where it costs too much for what it
-    saves: for members of at most ``_SMALL_WINDOW_INPUT`` bytes (with isal the
+    saves: for members of at most ``SMALL_WINDOW_INPUT`` bytes (with isal the
     probe's set-up alone is a tenth of compressing a 1 KiB member, and
     compressing incompressible data that small wastes tens of microseconds at
     most), and without isal for members the probe would read whole (a zlib
     probe costs as much as compressing them).
     """
-    if size > _SMALL_WINDOW_INPUT and (HAS_ISAL or size > PROBE_SIZE):
+    if size > SMALL_WINDOW_INPUT and (HAS_ISAL or size > PROBE_SIZE):
         sample = held[0] if size <= PROBE_SIZE and len(held) == 1 else head(held, PROBE_SIZE)
         if looks_incompressible(sample):
             return None
-    if size <= _SMALL_WINDOW_INPUT and not (_isal_zlib is not None and 1 <= level <= 3):
+    if size <= SMALL_WINDOW_INPUT and not (_isal_zlib is not None and 1 <= level <= 3):
         packed = compress_small(held[0] if len(held) == 1 else b"".join(held), level)
         return ([packed], len(packed)) if len(packed) < size else None
     pieces = compress_whole(held, level)

@@ -8,9 +8,9 @@ the archive at its turn (``ZipEncoder.add_encoded``): the archive is the same
 bytes as one encoded a member at a time.
 
 Memory stays bounded: the declared sizes of the members being encoded ahead
-add up to at most the look-ahead size (a member always starts when its turn
+add up to at most the look-ahead size (a batch always starts when its turn
 comes), and a member bigger than a quarter of it is left to the driver, on
-one core.
+one core. Small members go in batches, one hand-off to a thread each.
 """
 
 from __future__ import annotations
@@ -24,11 +24,15 @@ from typing import Final, NamedTuple, final
 from ._passes import open_sync_pass
 from ._types import BytesLike, ByteSource
 from ._validation import check_chunk
+from ._zip_deflate import SMALL_WINDOW_INPUT
 from ._zip_encoder import EncodedMember, MemberOptions, encode_member
 
-DEFAULT_LOOK_AHEAD_SIZE: Final = 32 * 1024 * 1024
-# Smaller members are deflated in less time than a hand-off to a thread takes.
-MIN_AHEAD_SIZE: Final = 64 * 1024
+DEFAULT_LOOK_AHEAD_SIZE: Final = 16 * 1024 * 1024
+# Members share a hand-off to a worker until they add up to this many bytes.
+BATCH_SIZE: Final = 256 * 1024
+# Up to this size a member is deflated in one quick call (zlib's small window): the
+# Python around it would cost more than the hand-off saves.
+MIN_AHEAD_SIZE: Final = SMALL_WINDOW_INPUT + 1
 
 
 class AheadJob(NamedTuple):
@@ -52,58 +56,102 @@ def worker_count() -> int:
         return os.cpu_count() or 1
 
 
+class _Batch(NamedTuple):
+    """Consecutive members encoded in one hand-off to a worker."""
+
+    indices: list[int]
+    jobs: list[AheadJob]
+    size: int
+
+
+def batches(jobs: Sequence[AheadJob | None]) -> list[_Batch]:
+    """Runs of consecutive members that can go ahead, cut into batches of at least
+    ``BATCH_SIZE`` bytes: small members share a hand-off, which costs as much as
+    deflating several KiB."""
+    found: list[_Batch] = []
+    indices: list[int] = []
+    run: list[AheadJob] = []
+    size = 0
+    for index, job in enumerate([*jobs, None]):
+        if job is not None:
+            indices.append(index)
+            run.append(job)
+            size += job.size
+            if size < BATCH_SIZE:
+                continue
+        if run:
+            found.append(_Batch(indices, run, size))
+            indices, run, size = [], [], 0
+    return found
+
+
 @final
 class LookAhead:
     """Runs the jobs of upcoming members in worker threads, within a memory budget.
 
-    Made fresh for every pass. ``schedule(index)`` before member *index* is
-    written starts what fits; ``take(index)`` hands over its job's future (or
-    ``None``: write it in turn); ``close()`` stops and joins the workers, on
-    every way out.
+    Made fresh for every pass. Before member *index* is written,
+    ``schedule(index)`` starts the batches that fit, and ``take(index)``
+    hands over the future of the batch that starts at it; ``deliver`` files
+    its results, and ``ready(index)`` gives the member's, if it went ahead
+    (else the driver writes it in turn). ``close()`` stops and joins the
+    workers, on every way out.
     """
 
     __slots__ = (
+        "_batches",
         "_budget",
+        "_done",
         "_executor",
+        "_first",
         "_futures",
         "_hold_back_size",
         "_in_flight",
-        "_jobs",
         "_next",
         "_stop",
     )
 
     def __init__(self, jobs: Sequence[AheadJob | None], budget: int, hold_back_size: int) -> None:
-        self._jobs = jobs
+        self._batches = batches(jobs)
+        self._first = {batch.indices[0]: number for number, batch in enumerate(self._batches)}
         self._budget = budget
         self._hold_back_size = hold_back_size
-        self._futures: dict[int, concurrent.futures.Future[EncodedMember]] = {}
+        self._futures: dict[int, concurrent.futures.Future[list[EncodedMember]]] = {}
+        self._done: dict[int, EncodedMember] = {}
         self._in_flight = 0
-        self._next = 0
+        self._next = 0  # the next batch to start
         self._stop = threading.Event()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     def schedule(self, current: int) -> None:
-        """Start the jobs of members from *current* on while their sizes fit the budget
-        (the current member's job always starts)."""
-        jobs = self._jobs
-        self._next = max(self._next, current)
-        while self._next < len(jobs):
-            job = jobs[self._next]
-            if job is not None:
-                if self._next > current and self._in_flight + job.size > self._budget:
-                    return
-                self._start(self._next, job)
+        """Start the batches of members from *current* on while their sizes fit the
+        budget (a batch whose turn came always starts)."""
+        batches = self._batches
+        while self._next < len(batches):
+            batch = batches[self._next]
+            if batch.indices[-1] < current:  # written in turn already (never, in order)
+                self._next += 1
+                continue
+            if batch.indices[0] > current and self._in_flight + batch.size > self._budget:
+                return
+            self._start(self._next, batch)
             self._next += 1
 
-    def take(self, index: int) -> concurrent.futures.Future[EncodedMember] | None:
-        """The running or finished job of member *index*, if it has one."""
-        future = self._futures.pop(index, None)
+    def take(self, index: int) -> concurrent.futures.Future[list[EncodedMember]] | None:
+        """The running or finished batch that starts at member *index*, if any."""
+        number = self._first.get(index)
+        future = None if number is None else self._futures.pop(number, None)
         if future is not None:
-            job = self._jobs[index]
-            assert job is not None
-            self._in_flight -= job.size
+            self._in_flight -= self._batches[number].size  # type: ignore[index]
         return future
+
+    def deliver(self, index: int, results: list[EncodedMember]) -> None:
+        """File the results of the batch that starts at member *index*."""
+        batch = self._batches[self._first[index]]
+        self._done.update(zip(batch.indices, results, strict=True))
+
+    def ready(self, index: int) -> EncodedMember | None:
+        """Member *index*, encoded ahead, if it was."""
+        return self._done.pop(index, None)
 
     def close(self) -> None:
         """Stop the jobs not finished, and wait until every worker thread has ended."""
@@ -111,19 +159,26 @@ class LookAhead:
         for future in self._futures.values():
             future.cancel()
         self._futures.clear()
+        self._done.clear()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
 
-    def _start(self, index: int, job: AheadJob) -> None:
+    def _start(self, number: int, batch: _Batch) -> None:
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
                 worker_count(), thread_name_prefix="httpx-streaming-deflate"
             )
-        self._futures[index] = self._executor.submit(
-            _encode_ahead, job, self._hold_back_size, self._stop
+        self._futures[number] = self._executor.submit(
+            _encode_batch, batch.jobs, self._hold_back_size, self._stop
         )
-        self._in_flight += job.size
+        self._in_flight += batch.size
+
+
+def _encode_batch(
+    jobs: list[AheadJob], hold_back_size: int, stop: threading.Event
+) -> list[EncodedMember]:
+    return [_encode_ahead(job, hold_back_size, stop) for job in jobs]
 
 
 def _encode_ahead(job: AheadJob, hold_back_size: int, stop: threading.Event) -> EncodedMember:
