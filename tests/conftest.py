@@ -6,6 +6,7 @@ import inspect
 import os
 import shutil
 from collections.abc import Iterator
+from typing import IO, Any
 
 import pytest
 from loopback import LoopbackServer, serve_in_thread
@@ -33,6 +34,22 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 def loopback_server() -> Iterator[LoopbackServer]:
     with serve_in_thread() as server:
         yield server
+
+
+@pytest.fixture
+def opened_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[IO[bytes]]]:
+    """Every file the library opens from a path, so a test can check each got closed."""
+    from httpx_streaming import _files
+
+    opened: list[IO[bytes]] = []
+
+    def tracking_open(*args: Any, **kwargs: Any) -> Any:
+        file = open(*args, **kwargs)  # noqa: SIM115 - the test checks it gets closed
+        opened.append(file)
+        return file
+
+    monkeypatch.setattr(_files, "open", tracking_open, raising=False)
+    yield opened
 
 
 @pytest.fixture

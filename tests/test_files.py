@@ -12,7 +12,7 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from httpx_streaming import FormData, LengthMismatchError, _files, as_byte_source, stream_file
+from httpx_streaming import FormData, LengthMismatchError, as_byte_source, stream_file
 from httpx_streaming._files import READ_BATCH, FileReader
 
 MiB = 1024 * 1024
@@ -21,9 +21,9 @@ MiB = 1024 * 1024
 class Hops:
     """Counts the calls to worker threads and the files opened, and which are still open."""
 
-    def __init__(self) -> None:
+    def __init__(self, files: list[IO[bytes]]) -> None:
         self.calls: list[str] = []
-        self.files: list[IO[bytes]] = []
+        self.files = files
 
     @property
     def open_files(self) -> list[IO[bytes]]:
@@ -31,21 +31,15 @@ class Hops:
 
 
 @pytest.fixture
-def hops(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hops]:
-    record = Hops()
+def hops(monkeypatch: pytest.MonkeyPatch, opened_files: list[IO[bytes]]) -> Iterator[Hops]:
+    record = Hops(opened_files)
     run_sync = anyio.to_thread.run_sync
 
     async def counting_run_sync(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         record.calls.append(getattr(function, "__name__", repr(function)))
         return await run_sync(function, *args, **kwargs)
 
-    def tracking_open(*args: Any, **kwargs: Any) -> Any:
-        file = open(*args, **kwargs)  # noqa: SIM115 - the test checks it gets closed
-        record.files.append(file)
-        return file
-
     monkeypatch.setattr(anyio.to_thread, "run_sync", counting_run_sync)
-    monkeypatch.setattr(_files, "open", tracking_open, raising=False)
     yield record
 
 

@@ -10,10 +10,10 @@ import subprocess
 import sys
 import threading
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import anyio
 import pytest
@@ -26,7 +26,6 @@ from httpx_streaming import (
     LengthMismatchError,
     ResourceStreamFunction,
     ZipStreamFile,
-    _files,
     create_zip_stream_resource,
     stream_zip,
 )
@@ -129,19 +128,6 @@ async def test_a_reusable_archive_encodes_ahead_on_every_pass(files: list[Path])
     in_turn = create_zip_stream_resource(sources, look_ahead_size=0)
     assert passes[0] == passes[1] == b"".join([bytes(piece) async for piece in in_turn])
     assert deflate_workers() == []
-
-
-@pytest.fixture
-def opened_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[IO[bytes]]]:
-    opened: list[IO[bytes]] = []
-
-    def tracking_open(*args: Any, **kwargs: Any) -> Any:
-        file = open(*args, **kwargs)  # noqa: SIM115 - the test checks it gets closed
-        opened.append(file)
-        return file
-
-    monkeypatch.setattr(_files, "open", tracking_open, raising=False)
-    yield opened
 
 
 async def test_cancelling_stops_and_joins_the_workers(

@@ -6,7 +6,7 @@ import io
 import os
 import subprocess
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -21,7 +21,6 @@ from httpx_streaming import (
     ResourceStreamFunction,
     SourceConsumedError,
     ZipStreamFile,
-    _files,
     create_zip_stream_resource,
 )
 from httpx_streaming._files import READ_BATCH
@@ -173,19 +172,6 @@ def test_an_unseekable_file_gives_one_pass(tmp_path: Path) -> None:
         assert view.consumed and resource.consumed
         with pytest.raises(SourceConsumedError):
             sync_bytes(view)
-
-
-@pytest.fixture
-def opened_files(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[IO[bytes]]]:
-    opened: list[IO[bytes]] = []
-
-    def tracking_open(*args: Any, **kwargs: Any) -> Any:
-        file = open(*args, **kwargs)  # noqa: SIM115 - the test checks it gets closed
-        opened.append(file)
-        return file
-
-    monkeypatch.setattr(_files, "open", tracking_open, raising=False)
-    yield opened
 
 
 def test_stopping_early_closes_the_file_being_read(
