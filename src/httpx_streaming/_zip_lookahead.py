@@ -128,9 +128,6 @@ class LookAhead:
         batches = self._batches
         while self._next < len(batches):
             batch = batches[self._next]
-            if batch.indices[-1] < current:  # written in turn already (never, in order)
-                self._next += 1
-                continue
             if batch.indices[0] > current and self._in_flight + batch.size > self._budget:
                 return
             self._start(self._next, batch)
