@@ -36,16 +36,22 @@ class _Checks:
     """What every pass checks, async or not: chunks are bytes-like, and a pass yields
     exactly the bytes it declared."""
 
-    __slots__ = ("_declared", "_seen", "source")
+    __slots__ = ("_declared", "_seen", "iterator", "source")
 
-    def __init__(self, source: object, content_length: int | None) -> None:
+    def __init__(self, iterator: Any, source: object, content_length: int | None) -> None:
+        self.iterator = iterator
         self.source = source
         self._declared = content_length
         self._seen = 0
 
     @property
     def content_length(self) -> int | None:
-        return self._declared
+        """The bytes this pass yields: declared, or announced by its iterator (a
+        response's headers) once the first chunk was asked for."""
+        if self._declared is not None:
+            return self._declared
+        announced = getattr(self.iterator, "content_length", None)
+        return announced if isinstance(announced, int) else None
 
     def _checked(self, chunk: Any) -> BytesLike:
         """*chunk*, counted; TypeError or ValueError (a length error) if it may not go on."""
@@ -71,20 +77,14 @@ class SourcePass(_Checks, AsyncIterator[BytesLike]):
     this module.
     """
 
-    __slots__ = ("iterator",)
+    __slots__ = ()
+
+    iterator: AsyncIterator[Any]
 
     def __init__(
         self, iterator: AsyncIterator[Any], source: object, content_length: int | None = None
     ) -> None:
-        super().__init__(source, content_length)
-        self.iterator = iterator
-
-    @property
-    def content_length(self) -> int | None:
-        if self._declared is not None:
-            return self._declared
-        announced = getattr(self.iterator, "content_length", None)
-        return announced if isinstance(announced, int) else None
+        super().__init__(iterator, source, content_length)
 
     def __aiter__(self) -> SourcePass:
         return self
@@ -159,13 +159,14 @@ class SyncSourcePass(_Checks, Iterator[BytesLike]):
     """One synchronous pass over a byte source: the checks of ``SourcePass``, without
     an event loop. Also a context manager that closes the pass by the same rule."""
 
-    __slots__ = ("iterator",)
+    __slots__ = ()
+
+    iterator: Iterator[Any]
 
     def __init__(
         self, iterator: Iterator[Any], source: object, content_length: int | None = None
     ) -> None:
-        super().__init__(source, content_length)
-        self.iterator = iterator
+        super().__init__(iterator, source, content_length)
 
     def __iter__(self) -> SyncSourcePass:
         return self
