@@ -8,6 +8,8 @@ anyio or a module of ours with async code, even through another module.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,10 +30,10 @@ SANS_IO = {
     "_zip_output",
     "_zip_records",
 }
-#: Third-party packages sans-IO modules may import: httpx only for the base class
-#: of SourceConsumedError (importing httpx starts no event loop library), isal and
-#: zlib-ng for their CRC and deflate.
-SANS_IO_THIRD_PARTY = {"httpx", "isal", "zlib_ng"}
+#: Third-party packages sans-IO modules may import: httpx and httpx2 only for the
+#: bases of SourceConsumedError (importing either imports no event loop library,
+#: checked below), isal and zlib-ng for their CRC and deflate.
+SANS_IO_THIRD_PARTY = {"httpx", "httpx2", "isal", "zlib_ng"}
 EVENT_LOOPS = {"asyncio", "trio", "sniffio", "anyio", "httpcore"}
 
 
@@ -157,3 +159,15 @@ STDLIB = {
     "urllib",
     "zlib",
 }
+
+
+def test_importing_httpx_and_httpx2_brings_no_event_loop_library() -> None:
+    code = (
+        "import sys, httpx, httpx2\n"
+        f"print(sorted(name for name in {sorted(EVENT_LOOPS | {'httpcore2'})!r} "
+        "if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+import sys
+import types
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, final, overload
 
 import anyio
 import httpx
 
 from ._errors import add_note
-from ._passes import close_pass
-from ._resource import ResourceStream
+from ._passes import close_pass, close_sync_pass
+from ._resource import ResourceStream, SyncResourceStream
 from ._validation import check_int, describe
+
+if TYPE_CHECKING:
+    import httpx2
+
+    URLTypes = str | httpx.URL | httpx2.URL
 
 # Keyword arguments of httpx.AsyncClient.stream, split by where they go.
 _BUILD_KEYWORDS = frozenset(
@@ -21,7 +28,7 @@ _SEND_KEYWORDS = frozenset({"auth", "follow_redirects"})
 _UPSTREAM_ATTRIBUTE = "_httpx_streaming_upstream"
 
 
-def failed_upstream(error: BaseException) -> tuple[str, httpx.URL] | None:
+def failed_upstream(error: BaseException) -> tuple[str, URLTypes] | None:
     """The method and URL of the ``stream_response`` request that raised *error*, if any.
 
     httpx re-stamps ``error.request`` with the request the body was sent in;
@@ -31,30 +38,88 @@ def failed_upstream(error: BaseException) -> tuple[str, httpx.URL] | None:
     return upstream if isinstance(upstream, tuple) else None
 
 
+@final
+class _Upstream:
+    """The request a ``stream_response`` resource sends on every pass, and what its
+    answer means; shared by the async and the sync pass."""
+
+    __slots__ = (
+        "_build",
+        "_raise_for_status",
+        "_send",
+        "chunk_size",
+        "client",
+        "method",
+        "package",
+        "raw",
+        "url",
+    )
+
+    def __init__(
+        self,
+        client: Any,
+        package: types.ModuleType,
+        method: str,
+        url: Any,
+        *,
+        raw: bool,
+        raise_for_status: bool,
+        chunk_size: int | None,
+        options: dict[str, Any],
+    ) -> None:
+        self.client = client
+        self.package = package  # httpx or httpx2: the client's errors are its package's
+        self.method = method
+        self.url = url
+        self.raw = raw
+        self.chunk_size = chunk_size
+        self._build = {key: value for key, value in options.items() if key in _BUILD_KEYWORDS}
+        self._send = {key: value for key, value in options.items() if key in _SEND_KEYWORDS}
+        self._send["stream"] = True
+        self._raise_for_status = raise_for_status
+
+    def request(self) -> Any:
+        return self.client.build_request(self.method, self.url, **self._build)
+
+    @property
+    def send_options(self) -> dict[str, Any]:
+        return self._send
+
+    def content_length(self, response: Any) -> int | None:
+        """The body's length from the response's headers, when it passes undecoded;
+        raises the client's ``HTTPStatusError`` first when asked to."""
+        if self._raise_for_status:
+            response.raise_for_status()
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if self.raw or encoding in ("", "identity"):
+            return _parse_content_length(response.headers)
+        return None
+
+    def name_failure(self, error: BaseException) -> None:
+        """Say in *error* which request really failed: httpx re-stamps
+        ``error.request`` with the upload's request when the error crosses it."""
+        if isinstance(error, self.package.RequestError):
+            add_note(error, f"raised while streaming the response of {self.method} {self.url}")
+            setattr(error, _UPSTREAM_ATTRIBUTE, (self.method, self.url))
+
+    def __repr__(self) -> str:
+        return f"<{self.method} {self.url} with {self.client!r}>"
+
+
 class _ResponseBody:
-    """One pass of ``stream_response``: sends the request, yields the body, closes.
+    """One async pass of ``stream_response``: sends the request, yields the body, closes.
 
     A class rather than an async generator so it can announce
     ``content_length`` as soon as the response headers are in, and so that it
     closes the response on every way out, including cancellation.
     """
 
-    __slots__ = ("_chunks", "_opened", "_request", "_response", "content_length")
+    __slots__ = ("_chunks", "_opened", "_response", "_upstream", "content_length")
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        method: str,
-        url: httpx.URL,
-        *,
-        raw: bool,
-        raise_for_status: bool,
-        chunk_size: int | None,
-        **request_kwargs: Any,
-    ) -> None:
-        self._request = (client, method, url, raw, raise_for_status, chunk_size, request_kwargs)
+    def __init__(self, upstream: _Upstream) -> None:
+        self._upstream = upstream
         self._opened = False
-        self._response: httpx.Response | None = None
+        self._response: Any = None
         self._chunks: AsyncIterator[bytes] | None = None
         self.content_length: int | None = None
 
@@ -71,27 +136,16 @@ class _ResponseBody:
             return await self._chunks.__anext__()
         except BaseException as exc:
             await close_pass(self, exc)
-            if isinstance(exc, httpx.RequestError):
-                # httpx re-stamps `exc.request` with the upload's request when this
-                # error crosses it; say which request really failed.
-                _client, method, url, *_rest = self._request
-                add_note(exc, f"raised while streaming the response of {method} {url}")
-                setattr(exc, _UPSTREAM_ATTRIBUTE, (method, url))
+            self._upstream.name_failure(exc)
             raise
 
     async def _open(self) -> None:
-        client, method, url, raw, raise_for_status, chunk_size, options = self._request
-        build_options = {key: value for key, value in options.items() if key in _BUILD_KEYWORDS}
-        send_options = {key: value for key, value in options.items() if key in _SEND_KEYWORDS}
-        request = client.build_request(method, url, **build_options)
-        response = await client.send(request, stream=True, **send_options)
+        upstream = self._upstream
+        response = await upstream.client.send(upstream.request(), **upstream.send_options)
         self._response = response
-        if raise_for_status:
-            response.raise_for_status()
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if raw or encoding in ("", "identity"):
-            self.content_length = _parse_content_length(response.headers)
-        self._chunks = response.aiter_raw(chunk_size) if raw else response.aiter_bytes(chunk_size)
+        self.content_length = upstream.content_length(response)
+        size = upstream.chunk_size
+        self._chunks = response.aiter_raw(size) if upstream.raw else response.aiter_bytes(size)
 
     async def aclose(self) -> None:
         self._opened = True
@@ -103,6 +157,52 @@ class _ResponseBody:
                 await response.aclose()
             if chunks is not None:
                 await _finish_closed_body(chunks)
+
+
+class _SyncResponseBody:
+    """One pass of ``stream_response`` on a synchronous client; closes on every way out."""
+
+    __slots__ = ("_chunks", "_opened", "_response", "_upstream", "content_length")
+
+    def __init__(self, upstream: _Upstream) -> None:
+        self._upstream = upstream
+        self._opened = False
+        self._response: Any = None
+        self._chunks: Iterator[bytes] | None = None
+        self.content_length: int | None = None
+
+    def __iter__(self) -> _SyncResponseBody:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            if not self._opened:
+                self._opened = True
+                self._open()
+            if self._chunks is None:  # closed
+                raise StopIteration
+            return next(self._chunks)
+        except BaseException as exc:
+            close_sync_pass(self, exc)
+            self._upstream.name_failure(exc)
+            raise
+
+    def _open(self) -> None:
+        upstream = self._upstream
+        response = upstream.client.send(upstream.request(), **upstream.send_options)
+        self._response = response
+        self.content_length = upstream.content_length(response)
+        size = upstream.chunk_size
+        self._chunks = response.iter_raw(size) if upstream.raw else response.iter_bytes(size)
+
+    def close(self) -> None:
+        self._opened = True
+        chunks, self._chunks = self._chunks, None
+        response, self._response = self._response, None
+        if response is not None:
+            response.close()
+        if chunks is not None:
+            chunks.close()  # type: ignore[attr-defined]
 
 
 async def _finish_closed_body(chunks: AsyncIterator[bytes]) -> None:
@@ -133,23 +233,75 @@ def _parse_content_length(headers: Mapping[str, str]) -> int | None:
     return int(value)
 
 
+_CLIENT_PACKAGES = ("httpx", "httpx2")
+
+
+def _client_package(client: object) -> tuple[types.ModuleType, bool]:
+    """The package of *client* (httpx or httpx2), and whether the client is async."""
+    for name in _CLIENT_PACKAGES:
+        # A client of a package was made with that package, so it is imported.
+        package = sys.modules.get(name)
+        if package is None:
+            continue
+        if isinstance(client, package.AsyncClient):
+            return package, True
+        if isinstance(client, package.Client):
+            return package, False
+    raise TypeError(
+        "stream_response needs an httpx or httpx2 client (AsyncClient or Client), "
+        f"got {describe(client)}"
+    )
+
+
+@overload
 def stream_response(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | httpx2.AsyncClient,
     method: str,
-    url: httpx.URL | str,
+    url: URLTypes,
     *,
     raw: bool = False,
     raise_for_status: bool = True,
     chunk_size: int | None = None,
     **request_kwargs: Any,
-) -> ResourceStream:
+) -> ResourceStream: ...
+
+
+@overload
+def stream_response(
+    client: httpx.Client | httpx2.Client,
+    method: str,
+    url: URLTypes,
+    *,
+    raw: bool = False,
+    raise_for_status: bool = True,
+    chunk_size: int | None = None,
+    **request_kwargs: Any,
+) -> SyncResourceStream: ...
+
+
+def stream_response(
+    client: httpx.AsyncClient | httpx.Client | httpx2.AsyncClient | httpx2.Client,
+    method: str,
+    url: URLTypes,
+    *,
+    raw: bool = False,
+    raise_for_status: bool = True,
+    chunk_size: int | None = None,
+    **request_kwargs: Any,
+) -> ResourceStream | SyncResourceStream:
     """A reusable stream of an HTTP response's body: chain a GET into a POST.
 
     Every pass sends the request with ``client`` (as ``client.stream`` would),
-    raises ``httpx.HTTPStatusError`` for a non-2xx answer before yielding
-    anything, yields the body — decoded, or as sent with ``raw=True`` — and
-    always closes the response, also when the consumer stops early or is
-    cancelled.
+    raises ``HTTPStatusError`` for a non-2xx answer before yielding anything,
+    yields the body — decoded, or as sent with ``raw=True`` — and always
+    closes the response, also when the consumer stops early or is cancelled.
+
+    *client* is an ``httpx`` or ``httpx2`` client. With an ``AsyncClient`` the
+    result is a [ResourceStream][httpx_streaming.ResourceStream] (``async
+    for``); with a synchronous ``Client``, a
+    [SyncResourceStream][httpx_streaming.SyncResourceStream] (``for``), to send
+    with a synchronous client. Errors are the client's own package's
+    (``httpx2.HTTPStatusError`` for an httpx2 client).
 
     When the response has a ``Content-Length`` and its body passes undecoded,
     the pass's ``content_length`` is set once the headers arrive.
@@ -164,14 +316,13 @@ def stream_response(
         method: The HTTP method, e.g. ``"GET"``.
         url: The URL to request.
         raw: Yield the body as sent (no ``Content-Encoding`` decoding).
-        raise_for_status: Raise ``httpx.HTTPStatusError`` for non-2xx answers.
-        chunk_size: Passed to ``aiter_bytes``/``aiter_raw``; ``None`` yields
-            chunks as they arrive.
-        **request_kwargs: Any other keyword of ``httpx.AsyncClient.stream``
+        raise_for_status: Raise ``HTTPStatusError`` for non-2xx answers.
+        chunk_size: Passed to ``aiter_bytes``/``aiter_raw`` (``iter_bytes``/``iter_raw``);
+            ``None`` yields chunks as they arrive.
+        **request_kwargs: Any other keyword of the client's ``stream``
             (``headers``, ``params``, ``timeout``, ``follow_redirects``, ...).
     """
-    if not isinstance(client, httpx.AsyncClient):
-        raise TypeError(f"stream_response needs an httpx.AsyncClient, got {describe(client)}")
+    package, is_async = _client_package(client)
     if not isinstance(method, str):
         raise TypeError(f"method must be a str, got {describe(method)}")
     unknown = set(request_kwargs) - _BUILD_KEYWORDS - _SEND_KEYWORDS
@@ -179,13 +330,16 @@ def stream_response(
         raise TypeError(f"stream_response got unexpected keyword arguments: {sorted(unknown)}")
     if chunk_size is not None:
         check_int(chunk_size, "chunk_size", minimum=1)
-    return ResourceStream(
-        _ResponseBody,
+    upstream = _Upstream(
         client,
+        package,
         method.upper(),
-        httpx.URL(url),
+        package.URL(url),
         raw=raw,
         raise_for_status=raise_for_status,
         chunk_size=chunk_size,
-        **request_kwargs,
+        options=request_kwargs,
     )
+    if is_async:
+        return ResourceStream(_ResponseBody, upstream)
+    return SyncResourceStream(_SyncResponseBody, upstream)
