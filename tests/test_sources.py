@@ -5,7 +5,9 @@ from __future__ import annotations
 import array
 import io
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from pathlib import Path
 
 import anyio
@@ -156,8 +158,10 @@ async def test_unseekable_sync_files_are_one_shot() -> None:
         ("text", r"got 'text' \(type str\); encode text to bytes first"),
         (42, r"got 42 \(type int\)"),
         (None, r"got None \(type NoneType\)"),
-        ([b"a", b"b"], r"got \[b'a', b'b'\] \(type list\)"),
-        (two_chunks, r"the async generator function .* call it"),
+        ([b"a", "b"], r"\[b'a', 'b'\] yielded 'b' \(type str\); chunks must be bytes-like"),
+        ({"a": b"x"}, r"got \{'a': b'x'\} \(type dict\)"),
+        ({b"x"}, r"got \{b'x'\} \(type set\)"),
+        (two_chunks, r"the generator function .* call it"),
         (io.StringIO("text"), r"binary file, got the text file"),
     ],
 )
@@ -220,3 +224,58 @@ async def test_a_source_yielding_more_than_declared_stops_before_the_extra_bytes
         async for chunk in resource:
             received.append(chunk)
     assert received == [b"ab"]
+
+
+# --- synchronous iterables ------------------------------------------------------------
+
+
+async def test_lists_and_tuples_of_bytes_are_reusable_sources_of_known_length() -> None:
+    chunks = [b"ab", bytearray(b"cd"), memoryview(b"ef")]
+    source = as_byte_source(chunks)
+    chunks.append(b"later")  # a snapshot was taken: every pass is the same
+    assert source.reusable and source.content_length == 6
+    for _twice in range(2):
+        assert await collect(source) == b"abcdef"
+        assert b"".join(source.sync()) == b"abcdef"  # type: ignore[attr-defined]
+    assert as_byte_source((b"x", b"y")).content_length == 2
+
+
+async def test_a_sync_generator_is_one_shot_on_both_faces() -> None:
+    def lines() -> Iterator[bytes]:
+        yield b"one\n"
+        yield b"two\n"
+
+    source = as_byte_source(lines())
+    assert not source.reusable and source.content_length is None
+    assert await collect(source) == b"one\ntwo\n"
+    assert source.consumed
+    with pytest.raises(SourceConsumedError, match="lines"):
+        source.__aiter__()
+    with pytest.raises(SourceConsumedError, match="lines"):
+        iter(source.sync())  # type: ignore[attr-defined]
+
+    fresh = as_byte_source(lines())
+    assert b"".join(fresh.sync()) == b"one\ntwo\n"  # type: ignore[attr-defined]
+    with pytest.raises(SourceConsumedError):
+        fresh.__aiter__()
+
+
+async def test_an_async_pass_runs_a_generator_in_worker_threads_and_closes_it() -> None:
+    event_loop_thread = threading.get_ident()
+    threads: set[int] = set()
+    closed: list[int] = []
+
+    def produce() -> Iterator[bytes]:
+        try:
+            for index in range(100):
+                threads.add(threading.get_ident())
+                yield b"%d," % index
+        finally:
+            closed.append(threading.get_ident())
+
+    source = as_byte_source(produce())
+    async with aclosing(source.__aiter__()) as stream:
+        assert bytes(await stream.__anext__()) == b"0,"
+        assert bytes(await stream.__anext__()) == b"1,"
+    assert threads and event_loop_thread not in threads  # never blocks the event loop
+    assert len(closed) == 1 and closed[0] != event_loop_thread

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import LengthMismatchError
 from ._files import stream_file
 from ._form import FormData
-from ._resource import ResourceStream, ResourceStreamFunction
+from ._resource import ResourceStream, ResourceStreamFunction, SyncResourceStream
 from ._sources import as_byte_source
 from ._types import ByteSource
 from ._zip import (
@@ -32,6 +32,7 @@ __all__ = [
     "ResourceStream",
     "ResourceStreamFunction",
     "SourceConsumedError",
+    "SyncResourceStream",
     "ZipStreamFile",
     "ZipStreamResource",
     "as_byte_source",

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from typing import Any, final
 
 from . import _multipart as mp
 from ._errors import check_length, length_error
-from ._passes import OneShotValues, open_pass, refuse_consumed
+from ._passes import OneShotValues, open_pass, open_sync_pass, refuse_consumed
+from ._resource import SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource
 from ._validation import check_chunk, describe, source_length
@@ -219,7 +220,7 @@ class FormData:
                 content_type = _TEXT_PLAIN
             self._add_data(name, value.encode("utf-8"), content_type, file_name, transfer_encoding)
             return
-        if isinstance(value, bool | int | float | dict | list) or value is None:
+        if isinstance(value, bool | int | float | dict) or value is None or _json_like(value):
             raise TypeError(
                 f"field {name!r}: unsupported value {describe(value)}; convert it to str, "
                 "or use add_json for JSON values"
@@ -395,18 +396,59 @@ class FormData:
             SourceConsumedError: A one-shot value was already read by an
                 earlier pass (raised here, before any byte is produced).
         """
+        return _generate(self._segments())
+
+    def sync(self) -> SyncResourceStream:
+        """The same bytes for a synchronous client: every ``for`` is one pass.
+
+        Reusable when the form is, with its ``content_length``; send it as
+        ``client.post(url, content=form.sync(), headers=form.headers)``. No
+        event loop and no worker threads: files are read in the calling thread.
+
+        Raises:
+            TypeError: A field holds a source only async code can read (an
+                async generator, an async file); raised here, before any byte.
+        """
+        for field in self._fields:
+            if field.source is not None and not callable(getattr(field.source, "sync", None)):
+                raise TypeError(
+                    f"field {field.name!r} holds {field.source!r}, which only async code can "
+                    "read; send the form with an async client, or give that field a "
+                    "synchronous source"
+                )
+        view = SyncResourceStream(self._sync_pass)
+        view.content_length = self.content_length
+        view.reusable = self.reusable
+        return view.face_of(self)
+
+    def _sync_pass(self) -> Iterator[BytesLike]:
+        return _generate_sync(self._segments())
+
+    def _segments(self) -> list[BytesLike | _Field]:
+        """The framing of one pass, with the fields whose sources it reads; refuses a
+        form holding a one-shot value that an earlier pass read."""
         if not self.is_multipart:
             body = self._urlencoded()
-            return _generate([body] if body else [])
+            return [body] if body else []
         self._check_not_consumed()
-        segments = mp.frame_parts(
+        return mp.frame_parts(
             self._boundary,
             [
                 (field.header, field.data if field.data is not None else field)
                 for field in self._fields
             ],
         )
-        return _generate(segments)
+
+
+def _generate_sync(segments: list[BytesLike | _Field]) -> Iterator[BytesLike]:
+    """One synchronous pass: ``_generate`` without an event loop (the pass does the checks)."""
+    for segment in segments:
+        if isinstance(segment, _Field):
+            assert segment.source is not None
+            with open_sync_pass(segment.source) as stream:
+                yield from stream
+        else:
+            yield segment
 
 
 async def _generate(segments: list[BytesLike | _Field]) -> AsyncGenerator[BytesLike, None]:
@@ -453,6 +495,13 @@ async def _generate(segments: list[BytesLike | _Field]) -> AsyncGenerator[BytesL
                     raise length_error(stream.source, declared, seen, finished=False)
                 yield chunk
             check_length(stream.source, declared, seen, finished=True)
+
+
+def _json_like(value: object) -> bool:
+    """A list that is not chunks of bytes (those are a reusable source): data for JSON."""
+    return isinstance(value, list) and not (
+        value and all(isinstance(item, bytes | bytearray | memoryview) for item in value)
+    )
 
 
 def _file_name_of(value: object) -> str | None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import Any, Generic, ParamSpec, final
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, Generic, ParamSpec, TypeVar, final, overload
 
 from ._passes import SourcePass, SyncSourcePass
 from ._validation import describe
 
 P = ParamSpec("P")
+StreamT = TypeVar("StreamT", "ResourceStream", "SyncResourceStream")
 
 
 class _BoundFunction:
@@ -142,8 +143,29 @@ class ResourceStream(_BoundFunction):
 class SyncResourceStream(_BoundFunction):
     """A reusable iterable of bytes: every ``for`` calls its function afresh.
 
-    The synchronous face of a body (no event loop, no worker threads): its
-    ``headers`` and ``consumed`` are the body's.
+    What a synchronous client (``httpx.Client``, ``httpx2.Client``) sends as
+    ``content=``, in full on every attempt of a retry and on a 307/308
+    redirect. [ResourceStreamFunction][httpx_streaming.ResourceStreamFunction]
+    over a generator function makes one, and so does every body's ``.sync()``
+    (the body's synchronous face, without an event loop or worker threads: its
+    ``headers`` and ``consumed`` are the body's).
+
+    ```python
+    def numbers(count):
+        for index in range(count):
+            yield b"%d\\n" % index
+
+    body = SyncResourceStream(numbers, 3)  # every `for` yields b"0\\n1\\n2\\n"
+    httpx.Client().post(url, content=body)
+    ```
+
+    Attributes:
+        function: The generator function (or any callable returning an
+            iterable of bytes).
+        positional_parameters: Positional arguments passed on every call.
+        keyword_parameters: Keyword arguments passed on every call.
+        content_length: Bytes per pass when known in advance, else ``None``.
+        reusable: ``True``, except for the face of a one-shot body.
     """
 
     __slots__ = ("_body", "reusable")
@@ -151,6 +173,7 @@ class SyncResourceStream(_BoundFunction):
     def __init__(
         self, function: Callable[..., Iterable[Any]], /, *args: Any, **kwargs: Any
     ) -> None:
+        _check_sync_stream_function(function)
         super().__init__(function, args, kwargs)
         self.reusable = True
         self._body: object = None
@@ -172,17 +195,29 @@ class SyncResourceStream(_BoundFunction):
         return headers if isinstance(headers, dict) else super().headers
 
     def __iter__(self) -> SyncSourcePass:
-        return SyncSourcePass(iter(self._produce()), self, self.content_length)
+        produced = self._produce()
+        if isinstance(produced, Iterable) and not isinstance(produced, str | bytes):
+            return SyncSourcePass(iter(produced), self, self.content_length)
+        if inspect.isasyncgen(produced):
+            produced.aclose().close()  # never started: nothing to run, no warning
+        raise TypeError(
+            f"{_function_name(self.function)} returned {describe(produced)}; "
+            "a SyncResourceStream function must return an iterable of bytes"
+        )
 
     def sync(self) -> SyncResourceStream:
+        """This stream itself: it is already synchronous."""
         return self
 
 
 @final
-class ResourceStreamFunction(Generic[P]):
+class ResourceStreamFunction(Generic[P, StreamT]):
     """Decorator: the decorated function returns a reusable stream resource.
 
-    Calling it returns a [ResourceStream][httpx_streaming.ResourceStream].
+    Over an async generator function, calling it returns a
+    [ResourceStream][httpx_streaming.ResourceStream] (for async clients); over
+    a generator function, a
+    [SyncResourceStream][httpx_streaming.SyncResourceStream] (for ``httpx.Client``).
 
     The generator does not start when the function is called; it starts (again)
     each time the returned resource is iterated.
@@ -197,13 +232,28 @@ class ResourceStreamFunction(Generic[P]):
     ```
     """
 
-    def __init__(self, function: Callable[P, AsyncIterable[Any]]) -> None:
-        _check_stream_function(function)
+    @overload
+    def __init__(
+        self: ResourceStreamFunction[P, ResourceStream],
+        function: Callable[P, AsyncIterable[Any]],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: ResourceStreamFunction[P, SyncResourceStream],
+        function: Callable[P, Iterator[Any]],
+    ) -> None: ...
+
+    def __init__(self, function: Callable[P, Any]) -> None:
+        self._synchronous = inspect.isgeneratorfunction(function)
+        if not self._synchronous:
+            _check_stream_function(function)
         self.function = function
         functools.update_wrapper(self, function)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> ResourceStream:
-        return ResourceStream(self.function, *args, **kwargs)
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> StreamT:
+        kind = SyncResourceStream if self._synchronous else ResourceStream
+        return kind(self.function, *args, **kwargs)  # type: ignore[return-value]
 
     def __get__(self, instance: object, owner: type | None = None) -> Any:
         # Lets the decorator wrap methods: `obj.method(...)` binds `obj` first.
@@ -229,6 +279,17 @@ def _check_stream_function(function: object) -> None:
         )
     if inspect.isgeneratorfunction(function):
         raise TypeError(
-            f"{_function_name(function)} is a synchronous generator function; "
-            "a stream resource needs an async generator function (async def with yield)"
+            f"{_function_name(function)} is a synchronous generator function; a "
+            "ResourceStream needs an async generator function (async def with yield): "
+            "use SyncResourceStream, or ResourceStreamFunction, for a synchronous client"
+        )
+
+
+def _check_sync_stream_function(function: object) -> None:
+    if not callable(function):
+        raise TypeError(f"expected a generator function, got {describe(function)}")
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise TypeError(
+            f"{_function_name(function)} is async; a SyncResourceStream needs a generator "
+            "function (def with yield): use ResourceStream for an async client"
         )

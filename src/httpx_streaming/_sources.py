@@ -23,8 +23,11 @@ import inspect
 import io
 import pathlib
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import IO, Any, final
+
+import anyio.to_thread
 
 from ._errors import source_consumed
 from ._files import (
@@ -214,6 +217,88 @@ class SyncFileSource:
         return f"<SyncFileSource {self._file!r}>"
 
 
+@final
+class IterableSource:
+    """A synchronous iterable of bytes: a list or tuple (reusable, length known), a
+    [SyncResourceStream][httpx_streaming.SyncResourceStream] (reusable), or another
+    iterable such as a generator (one pass only).
+
+    Synchronous passes iterate it in the calling thread. An async pass iterates
+    a list or tuple on the event loop (nothing there can block) and anything
+    else in a worker thread, one chunk per hop: a generator may well wait on
+    a disk or a socket.
+    """
+
+    __slots__ = ("_consumed", "_in_memory", "_iterable", "content_length", "reusable")
+
+    def __init__(self, iterable: Iterable[Any]) -> None:
+        self._consumed = False
+        self.content_length: int | None = None
+        self._in_memory = isinstance(iterable, list | tuple)
+        if self._in_memory:
+            # A snapshot, with every chunk checked now: a later change to the list
+            # cannot make one pass differ from another.
+            chunks = tuple(check_chunk(chunk, iterable) for chunk in iterable)
+            self._iterable: Iterable[Any] = chunks
+            self.content_length = sum(len(chunk) for chunk in chunks)
+            self.reusable = True
+        else:
+            self._iterable = iterable
+            self.reusable = isinstance(iterable, SyncResourceStream) and iterable.reusable
+            if isinstance(iterable, SyncResourceStream):
+                self.content_length = iterable.content_length
+
+    @property
+    def consumed(self) -> bool:
+        """Whether a one-pass iterable was already read."""
+        if self.reusable:
+            return getattr(self._iterable, "consumed", False) is True
+        return self._consumed or was_consumed(self._iterable)
+
+    def _start(self) -> Iterator[Any]:
+        if not self.reusable:
+            if self.consumed:
+                raise consumed_error(self._iterable)
+            self._consumed = True
+            mark_started(self._iterable)
+        return iter(self._iterable)
+
+    def __aiter__(self) -> SourcePass:
+        chunks = self._start()
+        if self._in_memory:
+            return SourcePass(_iterate_here(chunks), self, self.content_length)
+        return SourcePass(_iterate_in_threads(chunks), self, self.content_length)
+
+    def sync(self) -> SyncResourceStream:
+        """The same bytes without an event loop; one pass only for a one-pass iterable."""
+        view = SyncResourceStream(self._start)
+        view.content_length = self.content_length
+        view.reusable = self.reusable
+        return view.face_of(self)
+
+    def __repr__(self) -> str:
+        return f"<IterableSource {describe(self._iterable)}>"
+
+
+async def _iterate_here(chunks: Iterator[BytesLike]) -> AsyncIterator[BytesLike]:
+    for chunk in chunks:
+        yield chunk
+
+
+_END = object()
+
+
+async def _iterate_in_threads(chunks: Iterator[Any]) -> AsyncIterator[Any]:
+    try:
+        while (chunk := await anyio.to_thread.run_sync(next, chunks, _END)) is not _END:
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:  # a generator's cleanup may block too
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(close)
+
+
 def _fresh_iterator(source: AsyncIterable[Any]) -> AsyncIterator[Any]:
     # The function of the ResourceStream that makes another reusable source ours.
     return source.__aiter__()
@@ -237,20 +322,30 @@ def as_byte_source(value: object) -> ByteSource:
     [ResourceStream][httpx_streaming.ResourceStream] and other async iterables
     whose ``reusable`` attribute is ``True`` (their ``content_length`` is kept),
     async file objects (anyio, trio, aiofiles: read
-    with ``await f.read(n)``), async iterables of bytes (one-shot) and binary
-    sync file objects.
+    with ``await f.read(n)``), async iterables of bytes (one-shot), binary
+    sync file objects, lists and tuples of bytes (reusable),
+    [SyncResourceStream][httpx_streaming.SyncResourceStream] and other
+    iterables of bytes (generators: one-shot).
+
+    Every source this returns has a synchronous face (``sync()``) unless it
+    can only be read by async code (async iterables and files).
     """
     if type(value) is types.AsyncGeneratorType:  # the common one-shot, told apart cheaply
         if was_consumed(value):
             raise consumed_error(value)
         return OneShotSource(value)
-    if isinstance(value, ResourceStream | BytesSource | OneShotSource | SyncFileSource):
+    if isinstance(
+        value, ResourceStream | BytesSource | OneShotSource | SyncFileSource | IterableSource
+    ):
         return value
     if isinstance(value, AsyncIterable) and getattr(value, "reusable", False) is True:
         # Another reusable byte source (a FormData, a zip resource, your own class):
         # every pass asks it for a fresh iterator.
         resource = ResourceStream(_fresh_iterator, value)
         resource.content_length = source_length(value)
+        sync = getattr(value, "sync", None)
+        if callable(sync):
+            resource._sync = sync
         return resource
     if isinstance(value, bytes | bytearray | memoryview):
         return BytesSource(check_chunk(value, value))  # a memoryview of wider items counts bytes
@@ -269,12 +364,16 @@ def as_byte_source(value: object) -> ByteSource:
         raise TypeError(f"expected a binary file, got the text file {describe(value)}")
     if callable(getattr(value, "read", None)):
         return SyncFileSource(value)  # type: ignore[arg-type]
-    if inspect.isasyncgenfunction(value):
+    if isinstance(value, Iterable) and not isinstance(value, Mapping | AbstractSet):
+        if was_consumed(value):
+            raise consumed_error(value)
+        return IterableSource(value)
+    if inspect.isasyncgenfunction(value) or inspect.isgeneratorfunction(value):
         raise TypeError(
-            f"expected a byte source, got the async generator function {describe(value)}; "
+            f"expected a byte source, got the generator function {describe(value)}; "
             "call it, or decorate it with ResourceStreamFunction and call that"
         )
     raise TypeError(
-        f"expected a byte source (bytes, pathlib.Path, ResourceStream, async iterable "
-        f"of bytes or file object), got {describe(value)}"
+        f"expected a byte source (bytes, pathlib.Path, ResourceStream, an iterable or "
+        f"async iterable of bytes, or a file object), got {describe(value)}"
     )
