@@ -12,6 +12,7 @@ real one when they redirect standard output), and the output lines they show are
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import io
 import json
@@ -25,6 +26,7 @@ from types import ModuleType
 
 import anyio
 import pytest
+import respx
 from cli_runner import assert_one_error_line, run, run_module
 from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
 from multipart_parsers import Part, parse_email, parse_python_multipart
@@ -405,6 +407,95 @@ async def check_zip_names_postfixed(server: LoopbackServer) -> None:
     assert names == names_received(server, "/upload/postfixed", module.NAMES)
 
 
+# --- synchronous clients and httpx2 ---------------------------------------------------------
+
+
+async def check_sync_chain_get_into_post(server: LoopbackServer) -> None:
+    result = load("sync_chain_get_into_post").main(server.url)
+    assert result["size"] == 10_000_000
+    assert result["sha256"] == hashlib.sha256(pattern_bytes(10_000_000)).hexdigest()
+
+
+async def check_httpx2_chain_get_into_post(server: LoopbackServer) -> None:
+    result = await load("httpx2_chain_get_into_post").main(server.url)
+    assert result["size"] == 10_000_000
+    assert result["sha256"] == hashlib.sha256(pattern_bytes(10_000_000)).hexdigest()
+
+
+async def check_sync_retry_loop(server: LoopbackServer) -> None:
+    assert load("sync_retry_loop").main(server.url) == 200
+    attempts = retried(server, "/flaky/sync-report", [500, 500, 200])
+    assert attempts[0].body is not None and attempts[0].body.startswith(b"id,square\n0,0\n")
+    assert attempts[0].size == len(b"id,square\n") + sum(
+        len(b"%d,%d\n" % (index, index * index)) for index in range(100_000)
+    )
+
+
+async def check_httpx2_retry_loop(server: LoopbackServer) -> None:
+    assert await load("httpx2_retry_loop").main(server.url) == 200
+    attempts = retried(server, "/flaky/httpx2-report", [500, 500, 200])
+    assert attempts[0].body is not None and attempts[0].body.startswith(b"id,square\n0,0\n")
+
+
+async def check_sync_form_upload(server: LoopbackServer) -> None:
+    module = load("sync_form_upload")
+    assert module.main(server.url) == 200
+    attempts = retried(server, "/flaky/sync-form", [500, 200])
+    title, script, attachment, meta = form_parts(attempts[-1])
+    assert (title.name, title.data) == ("title", b"Quarterly report")
+    assert (script.filename, script.content_type) == ("sync_form_upload.py", "text/x-python")
+    assert script.data == Path(module.__file__).read_bytes()
+    assert (attachment.filename, attachment.data) == ("data.bin", file_bytes("export.bin"))
+    assert json.loads(meta.data) == {"tags": ["q3", "finance"]}
+
+
+async def check_httpx2_form_upload(server: LoopbackServer) -> None:
+    module = load("httpx2_form_upload")
+    assert await module.main(server.url) == (200, "SourceConsumedError")
+    [received] = server.recorder.on("/upload/httpx2-form")  # the second never went out
+    title, script, log = form_parts(received)
+    assert (title.data, script.data) == (b"Quarterly report", Path(module.__file__).read_bytes())
+    assert (log.filename, log.data) == ("log.txt", b"started\nfinished\n")
+
+
+async def check_sync_zip_upload(server: LoopbackServer) -> None:
+    module = load("sync_zip_upload")
+    assert module.main(server.url) == 200
+    attempts = retried(server, "/flaky/sync-zip", [500, 200])
+    assert attempts[-1].body is not None
+    assert zip_members(attempts[-1].body) == {
+        "example.py": Path(module.__file__).read_bytes(),
+        "logs/app.log": file_bytes("app.log", 300_000),
+        "logs/app (1).log": b"second log\n",
+    }
+
+
+async def check_httpx2_zip_upload(server: LoopbackServer) -> None:
+    module = load("httpx2_zip_upload")
+    assert await module.main(server.url) == 200
+    attempts = retried(server, "/flaky/httpx2-zip", [500, 200])
+    assert attempts[-1].body is not None
+    assert zip_members(attempts[-1].body) == {
+        "example.py": Path(module.__file__).read_bytes(),
+        "data.bin": file_bytes("data.bin"),
+        "data (1).bin": b"second\n",
+    }
+
+
+async def check_sync_testing_with_respx(server: LoopbackServer) -> None:
+    load("sync_testing_with_respx").test_upload_is_retried_with_the_full_body()
+
+
+async def check_httpx2_testing_with_pytest_httpx2(server: LoopbackServer) -> None:
+    import pytest_httpx2  # noqa: F401 - registers respx's httpcore2 mocker, as the plugin does
+
+    # What the plugin's `httpx2_mock` fixture yields.
+    with respx.mock(using="httpcore2") as router:
+        await load("httpx2_testing_with_pytest_httpx2").test_upload_is_retried_with_the_full_body(
+            router
+        )
+
+
 CHECKS = {
     "testing_with_respx": check_testing_with_respx,
     "chain_get_into_post": check_chain_get_into_post,
@@ -423,6 +514,16 @@ CHECKS = {
     "zip_names_default": check_zip_names_default,
     "zip_names_tilde": check_zip_names_tilde,
     "zip_names_postfixed": check_zip_names_postfixed,
+    "sync_chain_get_into_post": check_sync_chain_get_into_post,
+    "sync_retry_loop": check_sync_retry_loop,
+    "sync_form_upload": check_sync_form_upload,
+    "sync_zip_upload": check_sync_zip_upload,
+    "sync_testing_with_respx": check_sync_testing_with_respx,
+    "httpx2_chain_get_into_post": check_httpx2_chain_get_into_post,
+    "httpx2_retry_loop": check_httpx2_retry_loop,
+    "httpx2_form_upload": check_httpx2_form_upload,
+    "httpx2_zip_upload": check_httpx2_zip_upload,
+    "httpx2_testing_with_pytest_httpx2": check_httpx2_testing_with_pytest_httpx2,
 }
 
 
