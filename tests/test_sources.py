@@ -15,10 +15,15 @@ import httpx
 import pytest
 
 from httpx_streaming import (
+    FormData,
     LengthMismatchError,
     ResourceStream,
+    ResourceStreamFunction,
     SourceConsumedError,
+    SyncResourceStream,
+    ZipStreamFile,
     as_byte_source,
+    create_zip_stream_resource,
     stream_file,
 )
 from httpx_streaming._validation import source_length
@@ -279,3 +284,37 @@ async def test_an_async_pass_runs_a_generator_in_worker_threads_and_closes_it() 
         assert bytes(await stream.__anext__()) == b"1,"
     assert threads and event_loop_thread not in threads  # never blocks the event loop
     assert len(closed) == 1 and closed[0] != event_loop_thread
+
+
+async def test_a_sync_resource_is_reusable_in_async_passes_too() -> None:
+    calls: list[int] = []
+
+    @ResourceStreamFunction
+    def pieces(count: int) -> Iterator[bytes]:
+        calls.append(threading.get_ident())
+        for index in range(count):
+            yield b"<%d>" % index
+
+    body = pieces(3)
+    assert isinstance(body, SyncResourceStream)
+    source = as_byte_source(body)
+    assert source.reusable and not source.consumed
+    for _twice in range(2):
+        assert await collect(source) == b"<0><1><2>"
+    assert threading.get_ident() not in calls  # the generator never ran on the event loop
+
+    form = FormData()
+    form.add_field("pieces", body, file_name="p.txt")
+    assert await collect(form) == b"".join(form.sync())
+
+
+async def test_reusable_bodies_nested_in_bodies_keep_their_sync_face() -> None:
+    inner = FormData()
+    inner.add_field("a", [b"1", b"2"])
+    archive = create_zip_stream_resource(
+        [ZipStreamFile("form.bin", inner), ZipStreamFile("raw.bin", (b"x", b"y"))]
+    )
+    outer = FormData()
+    outer.add_field("archive", archive, file_name="archive.zip")
+    assert b"".join(outer.sync()) == await collect(outer)
+    assert b"".join(archive.sync()) == await collect(archive)
