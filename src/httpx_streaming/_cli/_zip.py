@@ -282,10 +282,15 @@ def _output_file(path: pathlib.Path) -> Iterator[IO[bytes]]:
         with output:
             yield output
     except BaseException:
-        if regular:  # a half-written archive is worse than none
-            with contextlib.suppress(OSError):
-                path.unlink()
+        _discard(path, regular)
         raise
+
+
+def _discard(path: pathlib.Path, regular: bool) -> None:
+    """Remove a half-written archive (worse than none), if it is a regular file."""
+    if regular:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _write_sync(output: IO[bytes], archive: SyncResourceStream, bar: ProgressBar) -> None:
@@ -304,9 +309,8 @@ async def _write_to_path(
         with output:
             await _write(output, archive, retry, bar)
     except BaseException:
-        if regular:  # a half-written archive is worse than none
-            with anyio.CancelScope(shield=True), contextlib.suppress(OSError):
-                await anyio.to_thread.run_sync(path.unlink)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_discard, path, regular)
         raise
 
 
