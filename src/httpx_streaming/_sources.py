@@ -123,14 +123,11 @@ class OneShotSource:
     @property
     def consumed(self) -> bool:
         """Whether the value was already iterated, through this wrapper or another."""
-        if self._consumed:
-            return True
-        value = self._value()
-        return was_consumed(value) or getattr(value, "consumed", False) is True
+        return self._consumed or _value_consumed(self._value())
 
     def __aiter__(self) -> SourcePass:
         value = self._value()
-        if self.consumed:
+        if self._consumed or _value_consumed(value):
             raise consumed_error(value, None if value is not None else self._description)
         self._consumed = True
         mark_started(value)
@@ -143,6 +140,11 @@ class OneShotSource:
     def __repr__(self) -> str:
         value = self._value()
         return f"<OneShotSource {self._description if value is None else repr(value)}>"
+
+
+def _value_consumed(value: object) -> bool:
+    # A wrapper's own flag aside: iterated through another wrapper, or says so itself.
+    return was_consumed(value) or getattr(value, "consumed", False) is True
 
 
 def _name_of(value: object) -> str:
