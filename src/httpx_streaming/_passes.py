@@ -227,7 +227,11 @@ def close_sync_pass(stream: Iterator[Any], error: BaseException | None = None) -
 # One-shot values that a pass has started. The mark lives with the value, not
 # with its wrapper: a retry loop that builds its body anew wraps the same,
 # already exhausted generator in a new wrapper, and must still be refused.
-_STARTED: weakref.WeakSet[Any] = weakref.WeakSet()
+# Held as weak references, each removing itself once its value is gone: what a
+# WeakSet does, without its methods written in Python, which cost about as much
+# as the rest of a small member's pass (a weak reference hashes and compares as
+# its value while that lives, and keeps its hash after).
+_STARTED: set[weakref.ref[Any]] = set()
 
 
 def mark_started(value: object) -> None:
@@ -235,9 +239,9 @@ def mark_started(value: object) -> None:
     # Not contextlib.suppress, whose context manager costs about a microsecond:
     # this runs once per member of an archive of one-shot sources.
     try:  # noqa: SIM105
-        _STARTED.add(value)
+        _STARTED.add(weakref.ref(value, _STARTED.discard))
     except TypeError:
-        pass  # not weak-referenceable: the wrapper's flag remains
+        pass  # not weak-referenceable (or not hashable): the wrapper's flag remains
 
 
 def held(value: object) -> Callable[[], object]:
@@ -259,7 +263,7 @@ def was_consumed(value: object) -> bool:
     if isinstance(value, types.AsyncGeneratorType) and value.ag_frame is None:
         return True  # finished or closed: iterating it again yields nothing
     try:
-        return value in _STARTED
+        return weakref.ref(value) in _STARTED
     except TypeError:
         return False
 

@@ -330,7 +330,10 @@ async def _encode(
                             chunk = check_chunk(chunk, source)
                         if size_unknown:
                             # A response knows its length once its headers are in.
-                            encoder.learn_size(stream.content_length)
+                            announced = stream.content_length
+                            if announced is not None:
+                                encoder.learn_size(announced)
+                                size_unknown = False
                         encoder.feed(chunk)
                         for ready in encoder.take():
                             yield ready
