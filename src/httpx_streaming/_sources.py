@@ -40,7 +40,6 @@ from ._files import (
 from ._passes import (
     SourcePass,
     consumed_error,
-    held,
     held_weakly,
     mark_started,
     was_consumed,
@@ -109,13 +108,14 @@ class OneShotSource:
     closed again by asyncio when its loop shuts down).
     """
 
-    __slots__ = ("_chunk_size", "_consumed", "_description", "_value")
+    __slots__ = ("_chunk_size", "_consumed", "_description", "_strong", "_value")
 
     reusable = False
     content_length = None
 
     def __init__(self, value: object, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
-        self._value: Callable[[], object] = held(value)
+        self._value: Callable[[], object] = held_weakly(value)
+        self._strong: object = value  # dropped when the pass starts
         self._description: str | None = None  # kept for messages once the value is gone
         self._chunk_size = chunk_size
         self._consumed = False
@@ -132,7 +132,7 @@ class OneShotSource:
         self._consumed = True
         mark_started(value)
         self._description = f"the {type(value).__name__} {_name_of(value)}"
-        self._value = held_weakly(value)
+        self._strong = None
         if type(value) is not types.AsyncGeneratorType and is_async_file(value):
             return SourcePass(_read_async_file(value, self._chunk_size), value)
         return SourcePass(value.__aiter__(), value)  # type: ignore[attr-defined]

@@ -251,7 +251,7 @@ class MemberWriter:
         if self._header is not None:
             self._stream(chunk)
             return
-        self._held.append(_immutable(chunk))
+        self._held.append(chunk if type(chunk) is bytes else _immutable(chunk))
         self._held_size += size
         if self._held_size > self._hold_limit:
             self._start_streaming()
@@ -411,7 +411,8 @@ class ZipEncoder:
 
     def begin(self, options: MemberOptions, size: int | None = None) -> None:
         """Start a member; *size* is its length when declared in advance."""
-        self._expect(EncoderState.BETWEEN_MEMBERS, "begin()")
+        if self.state is not EncoderState.BETWEEN_MEMBERS:
+            self._expect(EncoderState.BETWEEN_MEMBERS, "begin()")
         self._member_offset = self._out.offset
         member = MemberWriter(self._out, options, size, self.hold_back_size)
         member.start()
