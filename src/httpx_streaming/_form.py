@@ -13,14 +13,14 @@ import json
 import os
 import pathlib
 from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
-from typing import Any, final
+from typing import Any, cast, final
 
 from . import _multipart as mp
 from ._errors import check_length, length_error
 from ._passes import OneShotValues, open_pass, open_sync_pass, refuse_consumed
 from ._resource import SyncResourceStream
 from ._sources import BytesSource, as_byte_source
-from ._types import BytesLike, ByteSource
+from ._types import BytesLike, ByteSource, Chunk
 from ._validation import check_chunk, describe, source_length
 
 _OCTET_STREAM = "application/octet-stream"
@@ -384,7 +384,7 @@ class FormData:
 
     # --- sending -----------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncGenerator[BytesLike, None]:
+    def __aiter__(self) -> AsyncGenerator[Chunk, None]:
         """Start one pass over the body.
 
         The pass is an async generator: ``await stream.aclose()`` (or leaving
@@ -396,7 +396,8 @@ class FormData:
             SourceConsumedError: A one-shot value was already read by an
                 earlier pass (raised here, before any byte is produced).
         """
-        return _generate(self._segments())
+        # Bytes-like chunks, typed as httpx's content= reads them (see Chunk).
+        return cast("AsyncGenerator[Chunk, None]", _generate(self._segments()))
 
     def sync(self) -> SyncResourceStream:
         """The same bytes for a synchronous client: every ``for`` is one pass.

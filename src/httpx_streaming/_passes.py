@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, final
 import anyio
 
 from ._errors import add_note, check_length, source_consumed
-from ._types import BytesLike, ByteSource
+from ._types import ByteSource, Chunk
 from ._validation import check_chunk, describe
 
 if TYPE_CHECKING:
@@ -52,8 +52,11 @@ class _Checks:
         announced = getattr(self.iterator, "content_length", None)
         return announced if isinstance(announced, int) else None
 
-    def _checked(self, chunk: Any) -> BytesLike:
-        """*chunk*, counted; TypeError or ValueError (a length error) if it may not go on."""
+    def _checked(self, chunk: Any) -> Chunk:
+        """*chunk*, counted; TypeError or ValueError (a length error) if it may not go on.
+
+        Bytes-like, typed ``Chunk`` (see there): a pass is what httpx reads.
+        """
         if type(chunk) is not bytes:
             chunk = check_chunk(chunk, self.source)
         self._seen += len(chunk)
@@ -65,7 +68,7 @@ class _Checks:
 
 
 @final
-class SourcePass(_Checks, AsyncIterator[BytesLike]):
+class SourcePass(_Checks, AsyncIterator[Chunk]):
     """One pass over a byte source: checks chunks and lengths, closes what it wraps.
 
     ``content_length`` is the number of bytes this pass will yield when it is
@@ -83,7 +86,7 @@ class SourcePass(_Checks, AsyncIterator[BytesLike]):
     def __aiter__(self) -> SourcePass:
         return self
 
-    async def __anext__(self) -> BytesLike:
+    async def __anext__(self) -> Chunk:
         try:
             chunk = await self.iterator.__anext__()
         except StopAsyncIteration:
@@ -154,7 +157,7 @@ def _note_close_error(error: BaseException, stream: object, close_error: Excepti
 
 
 @final
-class SyncSourcePass(_Checks, Iterator[BytesLike]):
+class SyncSourcePass(_Checks, Iterator[Chunk]):
     """One synchronous pass over a byte source: the checks of ``SourcePass``, without
     an event loop. Also a context manager that closes the pass by the same rule."""
 
@@ -165,7 +168,7 @@ class SyncSourcePass(_Checks, Iterator[BytesLike]):
     def __iter__(self) -> SyncSourcePass:
         return self
 
-    def __next__(self) -> BytesLike:
+    def __next__(self) -> Chunk:
         try:
             chunk = next(self.iterator)
         except StopIteration:
