@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import IO, Any, NoReturn, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 BytesLike: TypeAlias = bytes | bytearray | memoryview
 """A chunk of data: ``bytes``, ``bytearray`` or a ``memoryview`` of bytes."""
+
+Chunk: TypeAlias = bytes
+"""What the bodies of this library yield, typed as httpx's ``content=`` asks.
+
+httpx's ``content=`` is typed as an iterable of ``bytes``, and type checkers
+no longer count a ``memoryview`` as ``bytes``; so bodies are typed as yielding
+``bytes``. At run time a chunk may also be a ``memoryview`` (a zero-copy slice
+of big in-memory data) or a caller's own ``bytearray``: buffers that httpx,
+sockets, files and hashes take as they are. Call ``bytes(chunk)`` before using
+a method only ``bytes`` has.
+"""
 
 
 @runtime_checkable
@@ -23,11 +34,13 @@ SourceValue: TypeAlias = (
     | memoryview
     | os.PathLike[str]
     | AsyncIterable[BytesLike]
+    | Iterable[BytesLike]
     | AsyncReadable
     | IO[bytes]
 )
 """What [as_byte_source][httpx_streaming.as_byte_source] accepts: bytes-like data, a path, a
-stream resource or any async iterable of bytes, an async file or a binary sync file."""
+stream resource or any async iterable of bytes, an iterable of bytes (a list, a generator, a
+``SyncResourceStream``), an async file or a binary sync file."""
 
 
 class SourceIterator(Protocol):
