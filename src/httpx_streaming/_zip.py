@@ -365,7 +365,7 @@ def _look_ahead(
         return None
     limit = look_ahead_size // 4
     jobs = [_ahead_job(member, name, limit) for member, name in planned]
-    if sum(job is not None for job in jobs) < 2:
+    if len(jobs) - jobs.count(None) < 2:
         return None
     return LookAhead(jobs, look_ahead_size, hold_back_size)
 

@@ -69,13 +69,15 @@ def validate_name(name: object) -> str:
         raise ValueError(
             f"zip member name {describe(name)} contains a backslash; use '/' to separate folders"
         )
-    control = _CONTROL.search(name)
+    # Control characters are never printable: the search runs only for the rare
+    # name that is not.
+    control = None if name.isprintable() else _CONTROL.search(name)
     if control is not None:
         character = (
             "a NUL" if control.group() == "\x00" else f"the control character {control.group()!r}"
         )
         raise ValueError(f"zip member name {describe(name)} contains {character}")
-    if name.startswith("/") or _DRIVE.match(name):
+    if name.startswith("/") or (name[1:2] == ":" and _DRIVE.match(name)):
         raise ValueError(f"zip member name {describe(name)} is absolute; names must be relative")
     segments = name.split("/")
     if ".." in segments:
