@@ -17,7 +17,7 @@ from collections.abc import (
     Sequence,
 )
 from datetime import datetime
-from typing import final
+from typing import cast, final
 
 import anyio
 
@@ -32,7 +32,7 @@ from ._passes import (
 )
 from ._resource import ResourceStream, SyncResourceStream
 from ._sources import BytesSource, as_byte_source
-from ._types import BytesLike, ByteSource, NoPublicConstructor
+from ._types import BytesLike, ByteSource, Chunk, NoPublicConstructor
 from ._validation import check_chunk, describe, is_reusable, source_length
 from ._zip_deflate import crc32 as compute_crc32
 from ._zip_encoder import (
@@ -271,6 +271,15 @@ class _LazyMembers:
         return self._members
 
 
+def _archive(
+    members: tuple[_Named, ...] | AsyncIterator[_Named],
+    hold_back_size: int,
+    look_ahead_size: int = 0,
+) -> AsyncGenerator[Chunk, None]:
+    # Bytes-like chunks, typed as httpx's content= reads them (see Chunk).
+    return cast("AsyncGenerator[Chunk, None]", _encode(members, hold_back_size, look_ahead_size))
+
+
 async def _encode(
     members: tuple[_Named, ...] | AsyncIterator[_Named],
     hold_back_size: int,
@@ -471,7 +480,7 @@ def stream_zip(
     name_deduplicator: object = name_deduplicator_default,
     hold_back_size: int = DEFAULT_HOLD_BACK_SIZE,
     look_ahead_size: int = DEFAULT_LOOK_AHEAD_SIZE,
-) -> AsyncGenerator[BytesLike, None]:
+) -> AsyncGenerator[Chunk, None]:
     """Stream a zip archive of *files*: an async generator of the archive's bytes.
 
     When *files* is a list or tuple, every member and name is checked (and
@@ -512,11 +521,11 @@ def stream_zip(
     if isinstance(files, list | tuple):
         named = _named(files, name_deduplicator)
         _refuse_consumed(named)
-        return _encode(named, hold_back, look_ahead)
+        return _archive(named, hold_back, look_ahead)
     if isinstance(files, AsyncIterable | Iterable) and not isinstance(
         files, str | bytes | bytearray | memoryview
     ):
-        return _encode(_lazy_members(files, name_deduplicator), hold_back)
+        return _archive(_lazy_members(files, name_deduplicator), hold_back)
     raise TypeError(
         f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
     )
@@ -607,7 +616,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
             headers["Content-Length"] = str(self.content_length)
         return headers
 
-    def __aiter__(self) -> AsyncGenerator[BytesLike, None]:
+    def __aiter__(self) -> AsyncGenerator[Chunk, None]:
         """Start a pass: an async generator of the archive's bytes.
 
         Raises:
@@ -615,10 +624,10 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
                 earlier pass (raised here, before any byte is produced).
         """
         if self._lazy is not None:
-            return _encode(self._lazy.claim(), self._hold_back_size)
+            return _archive(self._lazy.claim(), self._hold_back_size)
         assert self._named is not None
         _refuse_consumed(self._named)
-        return _encode(self._named, self._hold_back_size, self._look_ahead_size)
+        return _archive(self._named, self._hold_back_size, self._look_ahead_size)
 
     def sync(self) -> SyncResourceStream:
         """The same archive as a synchronous iterable, for httpx's sync ``Client``.
