@@ -216,15 +216,26 @@ def test_sync_faces_refuse_async_only_sources_before_any_byte() -> None:
         started.append("remote")
         yield b"x"
 
-    form = FormData()
-    form.add_field("text", "fine")
-    form.add_field("remote", remote(), file_name="remote.bin")
-    with pytest.raises(
-        TypeError, match=r"field 'remote' holds <OneShotSource .*remote.* only async"
-    ):
-        form.sync()
+    @ResourceStreamFunction
+    async def reusable_remote() -> AsyncIterator[bytes]:
+        started.append("reusable")
+        yield b"y"
+
+    def lines() -> Iterator[bytes]:
+        started.append("lines")
+        yield b"z"
+
+    for async_only in (remote(), reusable_remote()):
+        form = FormData()
+        form.add_field("lines", lines(), file_name="lines.txt")  # would be lost if read first
+        form.add_field("remote", async_only, file_name="remote.bin")
+        with pytest.raises(TypeError, match=r"field 'remote': .* can only be read by async code"):
+            form.sync()
+        archive = create_zip_stream_resource([ZipStreamFile("a/form.bin", form)])
+        with pytest.raises(TypeError, match=r"zip member 'a/form\.bin': field 'remote': "):
+            archive.sync()
     archive = create_zip_stream_resource([ZipStreamFile("a.txt", numbered_async(1, 10))])
-    with pytest.raises(TypeError, match=r"a\.txt"):
+    with pytest.raises(TypeError, match=r"zip member 'a\.txt': .* async code"):
         archive.sync()
     assert started == []
 

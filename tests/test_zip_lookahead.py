@@ -23,6 +23,7 @@ from zip_encoding import text_bytes
 from httpx_streaming import (
     COMPRESSION_METHOD_DEFLATE,
     COMPRESSION_METHOD_NONE,
+    FormData,
     LengthMismatchError,
     ResourceStreamFunction,
     ZipStreamFile,
@@ -110,6 +111,39 @@ async def test_encoding_ahead_gives_the_same_bytes(files: list[Path]) -> None:
         assert zip_file.testzip() is None
         assert zip_file.read("d.txt") == files[3].read_bytes()
         assert zip_file.read("bytes.txt") == text_bytes(800_000, seed=9)
+    assert deflate_workers() == []
+
+
+async def test_nested_bodies_are_encoded_in_turn_by_their_async_face() -> None:
+    """Bodies inside an archive (forms here) are not read ahead through their synchronous
+    face: one holding an async-only part has none, and it must still be archived."""
+
+    @ResourceStreamFunction
+    async def remote(size: int) -> AsyncIterator[bytes]:
+        yield text_bytes(size, seed=size)
+
+    forms = []
+    for index in range(3):
+        part = remote(50_000 + index)
+        part.content_length = 50_000 + index  # known size: eligible by size alone
+        form = FormData(boundary=f"nested-{index}")
+        form.add_field("part", part, file_name="part.txt")
+        forms.append(form)
+    files = [
+        ZipStreamFile(
+            f"form-{index}.bin",
+            form,
+            compression_method=COMPRESSION_METHOD_DEFLATE,
+            modified_at=MOMENT,
+        )
+        for index, form in enumerate(forms)
+    ]
+    chunks = [bytes(chunk) async for chunk in stream_zip(files, look_ahead_size=16 * MiB)]
+    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as zip_file:
+        for index, form in enumerate(forms):
+            assert zip_file.read(f"form-{index}.bin") == b"".join(
+                [bytes(chunk) async for chunk in form]
+            )
     assert deflate_workers() == []
 
 

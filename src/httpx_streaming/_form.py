@@ -17,7 +17,13 @@ from typing import Any, cast, final
 
 from . import _multipart as mp
 from ._errors import check_length, length_error
-from ._passes import OneShotValues, open_pass, open_sync_pass, refuse_consumed
+from ._passes import (
+    OneShotValues,
+    open_pass,
+    open_sync_pass,
+    refuse_async_only,
+    refuse_consumed,
+)
 from ._resource import SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, Chunk
@@ -411,11 +417,12 @@ class FormData:
                 async generator, an async file); raised here, before any byte.
         """
         for field in self._fields:
-            if field.source is not None and not callable(getattr(field.source, "sync", None)):
-                raise TypeError(
-                    f"field {field.name!r} holds {field.source!r}, which only async code can "
-                    "read; send the form with an async client, or give that field a "
-                    "synchronous source"
+            if field.source is not None:
+                refuse_async_only(
+                    field.source,
+                    "field",
+                    field.name,
+                    "send the form with an async client, or give that field a synchronous source",
                 )
         view = SyncResourceStream(self._sync_pass)
         view.content_length = self.content_length

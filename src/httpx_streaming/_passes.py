@@ -225,6 +225,22 @@ def close_sync_pass(stream: Iterator[Any], error: BaseException | None = None) -
         _note_close_error(error, stream, close_error)
 
 
+def refuse_async_only(source: ByteSource, part: str, name: str, hint: str) -> None:
+    """Raise TypeError now if *source*, the *part* called *name* of a body, can only be
+    read by async code; *hint* says what to do instead.
+
+    Making a source's synchronous face reads nothing, so a face is made here as
+    the check: a nested body refuses for its own async-only parts.
+    """
+    sync = getattr(source, "sync", None)
+    try:
+        if sync is None:
+            raise TypeError(f"{describe(source)} can only be read by async code")
+        sync()
+    except TypeError as error:
+        raise TypeError(f"{part} {name!r}: {error}; {hint}") from None
+
+
 # --- one-shot values ---------------------------------------------------------------
 
 # One-shot values that a pass has started. The mark lives with the value, not
@@ -263,7 +279,9 @@ def held_weakly(value: object) -> Callable[[], object]:
 
 def was_consumed(value: object) -> bool:
     """Whether the one-shot *value* was already iterated, through any wrapper."""
-    if isinstance(value, types.AsyncGeneratorType) and value.ag_frame is None:
+    if (isinstance(value, types.AsyncGeneratorType) and value.ag_frame is None) or (
+        isinstance(value, types.GeneratorType) and value.gi_frame is None
+    ):
         return True  # finished or closed: iterating it again yields nothing
     try:
         return weakref.ref(value) in _STARTED

@@ -22,12 +22,14 @@ from typing import cast, final
 import anyio
 
 from ._errors import source_consumed
+from ._files import read_path
 from ._passes import (
     OneShotValues,
     close_pass,
     held_weakly,
     open_pass,
     open_sync_pass,
+    refuse_async_only,
     refuse_consumed,
 )
 from ._resource import ResourceStream, SyncResourceStream
@@ -390,8 +392,10 @@ def _ahead_job(member: ZipStreamFile, name: str, limit: int) -> AheadJob | None:
     ):
         return None
     source = member.source
+    # Only sources whose synchronous face is ours and plain: a nested body's face
+    # may refuse, and a user's own would run in the workers.
     if type(source) is not BytesSource and not (
-        type(source) is ResourceStream and source._sync is not None
+        type(source) is ResourceStream and source.function is read_path
     ):
         return None
     return AheadJob(member._encoder_options(name), size, source)
@@ -422,21 +426,11 @@ def _encode_sync(members: tuple[_Named, ...], hold_back_size: int) -> Iterator[B
 
 
 def _refuse_async_only(members: Sequence[_Named]) -> None:
-    """Raise TypeError now, before any byte, if a member can only be read by async code.
-
-    Making a source's synchronous face reads nothing, so it is made here as a check.
-    """
+    """Raise TypeError now, before any byte, if a member can only be read by async code."""
     for member, _ in members:
-        source = member.source
-        sync = getattr(source, "sync", None)
-        try:
-            if sync is None:
-                raise TypeError(f"{describe(source)} can only be read by async code")
-            sync()
-        except TypeError as error:
-            raise TypeError(
-                f"zip member {member.name!r}: {error}; iterate the archive with async for"
-            ) from None
+        refuse_async_only(
+            member.source, "zip member", member.name, "iterate the archive with async for"
+        )
 
 
 def _refuse_consumed(members: Sequence[_Named]) -> None:
