@@ -163,7 +163,7 @@ async def test_unseekable_sync_files_are_one_shot() -> None:
         ("text", r"got 'text' \(type str\); encode text to bytes first"),
         (42, r"got 42 \(type int\)"),
         (None, r"got None \(type NoneType\)"),
-        ([b"a", "b"], r"\[b'a', 'b'\] yielded 'b' \(type str\); chunks must be bytes-like"),
+        ([b"a", "b"], r"item 1 of \[b'a', 'b'\] \(type list\) is 'b' \(type str\); chunks must"),
         ({"a": b"x"}, r"got \{'a': b'x'\} \(type dict\)"),
         ({b"x"}, r"got \{b'x'\} \(type set\)"),
         (two_chunks, r"the generator function .* call it"),

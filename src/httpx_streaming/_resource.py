@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, final, overload
 
 from ._passes import SourcePass, SyncSourcePass
@@ -194,6 +194,11 @@ class SyncResourceStream(_BoundFunction):
         headers = getattr(self._body, "headers", None)
         return headers if isinstance(headers, dict) else super().headers
 
+    def __repr__(self) -> str:
+        if self._body is not None:
+            return f"<synchronous face of {self._body!r}>"
+        return super().__repr__()
+
     def __iter__(self) -> SyncSourcePass:
         produced = self._produce()
         if isinstance(produced, Iterable) and not isinstance(produced, str | bytes):
@@ -241,11 +246,13 @@ class ResourceStreamFunction(Generic[P, StreamT]):
     @overload
     def __init__(
         self: ResourceStreamFunction[P, SyncResourceStream],
-        function: Callable[P, Iterator[Any]],
+        function: Callable[P, Iterable[Any]],
     ) -> None: ...
 
     def __init__(self, function: Callable[P, Any]) -> None:
-        self._synchronous = inspect.isgeneratorfunction(function)
+        # A generator function (also behind functools.wraps decorators) makes
+        # synchronous bodies; anything else is an async one, as before.
+        self._synchronous = inspect.isgeneratorfunction(inspect.unwrap(function))
         if not self._synchronous:
             _check_stream_function(function)
         self.function = function

@@ -253,9 +253,11 @@ def _client_package(client: object) -> tuple[types.ModuleType, bool]:
     )
 
 
+# httpx's clients first: where httpx2 is not installed its names are Any, and an
+# overload taking them would match every client.
 @overload
 def stream_response(
-    client: httpx.AsyncClient | httpx2.AsyncClient,
+    client: httpx.AsyncClient,
     method: str,
     url: URLTypes,
     *,
@@ -268,7 +270,33 @@ def stream_response(
 
 @overload
 def stream_response(
-    client: httpx.Client | httpx2.Client,
+    client: httpx.Client,
+    method: str,
+    url: URLTypes,
+    *,
+    raw: bool = False,
+    raise_for_status: bool = True,
+    chunk_size: int | None = None,
+    **request_kwargs: Any,
+) -> SyncResourceStream: ...
+
+
+@overload
+def stream_response(
+    client: httpx2.AsyncClient,
+    method: str,
+    url: URLTypes,
+    *,
+    raw: bool = False,
+    raise_for_status: bool = True,
+    chunk_size: int | None = None,
+    **request_kwargs: Any,
+) -> ResourceStream: ...
+
+
+@overload
+def stream_response(
+    client: httpx2.Client,
     method: str,
     url: URLTypes,
     *,

@@ -23,8 +23,7 @@ import inspect
 import io
 import pathlib
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import IO, Any, final
 
 import anyio.to_thread
@@ -46,7 +45,7 @@ from ._passes import (
 )
 from ._resource import ResourceStream, SyncResourceStream
 from ._types import BytesLike, ByteSource
-from ._validation import check_chunk, describe, source_length
+from ._validation import check_chunk, describe, is_reusable, source_length
 
 
 @final
@@ -137,6 +136,20 @@ class OneShotSource:
             return SourcePass(_read_async_file(value, self._chunk_size), value)
         return SourcePass(value.__aiter__(), value)  # type: ignore[attr-defined]
 
+    def sync(self) -> SyncResourceStream:
+        """The value's own synchronous face, when it has one (a body holding a one-shot
+        part); the body keeps track of what its passes consumed.
+
+        Raises:
+            TypeError: The value can only be read by async code (an async
+                generator or file, or a body holding one).
+        """
+        sync = getattr(self._value(), "sync", None)
+        if not callable(sync):
+            raise TypeError(f"{describe(self)} can only be read by async code")
+        face: SyncResourceStream = sync()
+        return face
+
     def __repr__(self) -> str:
         value = self._value()
         return f"<OneShotSource {self._description if value is None else repr(value)}>"
@@ -222,8 +235,9 @@ class SyncFileSource:
 @final
 class IterableSource:
     """A synchronous iterable of bytes: a list or tuple (reusable, length known), a
-    [SyncResourceStream][httpx_streaming.SyncResourceStream] (reusable), or another
-    iterable such as a generator (one pass only).
+    [SyncResourceStream][httpx_streaming.SyncResourceStream] or another iterable
+    that declares itself ``reusable``, or an iterator such as a generator (one
+    pass only).
 
     Synchronous passes iterate it in the calling thread. An async pass iterates
     a list or tuple on the event loop (nothing there can block) and anything
@@ -237,25 +251,26 @@ class IterableSource:
         self._consumed = False
         self.content_length: int | None = None
         self._in_memory = isinstance(iterable, list | tuple)
-        if self._in_memory:
+        if isinstance(iterable, list | tuple):
             # A snapshot, with every chunk checked now: a later change to the list
             # cannot make one pass differ from another.
-            chunks = tuple(check_chunk(chunk, iterable) for chunk in iterable)
+            chunks = tuple(_checked_item(iterable, index) for index in range(len(iterable)))
             self._iterable: Iterable[Any] = chunks
             self.content_length = sum(len(chunk) for chunk in chunks)
             self.reusable = True
         else:
             self._iterable = iterable
-            self.reusable = isinstance(iterable, SyncResourceStream) and iterable.reusable
-            if isinstance(iterable, SyncResourceStream):
-                self.content_length = iterable.content_length
+            self.reusable = is_reusable(iterable)
+            self.content_length = source_length(iterable) if self.reusable else None
 
     @property
     def consumed(self) -> bool:
-        """Whether a one-pass iterable was already read."""
+        """Whether the iterable cannot be read in full again (a one-pass iterable that
+        was read, or another body's face whose body was)."""
+        own = getattr(self._iterable, "consumed", False) is True
         if self.reusable:
-            return getattr(self._iterable, "consumed", False) is True
-        return self._consumed or was_consumed(self._iterable)
+            return own
+        return self._consumed or own or was_consumed(self._iterable)
 
     def _start(self) -> Iterator[Any]:
         if not self.reusable:
@@ -269,7 +284,7 @@ class IterableSource:
         chunks = self._start()
         if self._in_memory:
             return SourcePass(_iterate_here(chunks), self, self.content_length)
-        return SourcePass(_iterate_in_threads(chunks), self, self.content_length)
+        return SourcePass(_ThreadedIterator(chunks), self, self.content_length)
 
     def sync(self) -> SyncResourceStream:
         """The same bytes without an event loop; one pass only for a one-pass iterable."""
@@ -282,6 +297,16 @@ class IterableSource:
         return f"<IterableSource {describe(self._iterable)}>"
 
 
+def _checked_item(items: list[Any] | tuple[Any, ...], index: int) -> BytesLike:
+    try:
+        return check_chunk(items[index], items)
+    except TypeError:
+        raise TypeError(
+            f"item {index} of {describe(items)} is {describe(items[index])}; chunks must be "
+            "bytes-like (bytes, bytearray or memoryview)"
+        ) from None
+
+
 async def _iterate_here(chunks: Iterator[BytesLike]) -> AsyncIterator[BytesLike]:
     for chunk in chunks:
         yield chunk
@@ -290,11 +315,34 @@ async def _iterate_here(chunks: Iterator[BytesLike]) -> AsyncIterator[BytesLike]
 _END = object()
 
 
-async def _iterate_in_threads(chunks: Iterator[Any]) -> AsyncIterator[Any]:
-    try:
-        while (chunk := await anyio.to_thread.run_sync(next, chunks, _END)) is not _END:
-            yield chunk
-    finally:
+@final
+class _ThreadedIterator:
+    """A synchronous iterator read from async code, one ``next`` per worker-thread hop.
+
+    A class rather than an async generator so that ``aclose`` closes the
+    iterator even when no chunk was asked for (an unstarted async generator
+    would skip its ``finally``). Cancellation waits for a ``next`` under way:
+    a thread cannot be stopped, and leaving it would leave the iterator in use.
+    """
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, chunks: Iterator[Any]) -> None:
+        self._chunks: Iterator[Any] | None = chunks
+
+    def __aiter__(self) -> _ThreadedIterator:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._chunks is None:
+            raise StopAsyncIteration
+        chunk = await anyio.to_thread.run_sync(next, self._chunks, _END)
+        if chunk is _END:
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        chunks, self._chunks = self._chunks, None
         close = getattr(chunks, "close", None)
         if close is not None:  # a generator's cleanup may block too
             with anyio.CancelScope(shield=True):
@@ -325,12 +373,15 @@ def as_byte_source(value: object) -> ByteSource:
     whose ``reusable`` attribute is ``True`` (their ``content_length`` is kept),
     async file objects (anyio, trio, aiofiles: read
     with ``await f.read(n)``), async iterables of bytes (one-shot), binary
-    sync file objects, lists and tuples of bytes (reusable),
+    sync file objects, lists and tuples of bytes (reusable, checked now),
     [SyncResourceStream][httpx_streaming.SyncResourceStream] and other
-    iterables of bytes (generators: one-shot).
+    iterables that declare themselves ``reusable``, and iterators of bytes such
+    as generators (one-shot). Other iterables (a ``range``, a ``dict``) are
+    refused: their items are not bytes.
 
     Every source this returns has a synchronous face (``sync()``) unless it
-    can only be read by async code (async iterables and files).
+    can only be read by async code (async iterables and files, and bodies
+    holding them: their ``sync()`` raises TypeError).
     """
     if type(value) is types.AsyncGeneratorType:  # the common one-shot, told apart cheaply
         if was_consumed(value):
@@ -366,8 +417,10 @@ def as_byte_source(value: object) -> ByteSource:
         raise TypeError(f"expected a binary file, got the text file {describe(value)}")
     if callable(getattr(value, "read", None)):
         return SyncFileSource(value)  # type: ignore[arg-type]
-    if isinstance(value, Iterable) and not isinstance(value, Mapping | AbstractSet):
-        if was_consumed(value):
+    if isinstance(value, list | tuple | Iterator | SyncResourceStream) or (
+        isinstance(value, Iterable) and is_reusable(value)
+    ):
+        if was_consumed(value) or getattr(value, "consumed", False) is True:
             raise consumed_error(value)
         return IterableSource(value)
     if inspect.isasyncgenfunction(value) or inspect.isgeneratorfunction(value):
@@ -376,6 +429,7 @@ def as_byte_source(value: object) -> ByteSource:
             "call it, or decorate it with ResourceStreamFunction and call that"
         )
     raise TypeError(
-        f"expected a byte source (bytes, pathlib.Path, ResourceStream, an iterable or "
-        f"async iterable of bytes, or a file object), got {describe(value)}"
+        "expected a byte source (bytes, pathlib.Path, ResourceStream, an async iterable of "
+        "bytes, a list, tuple or iterator of bytes, or a file object), got "
+        f"{describe(value)}"
     )
