@@ -364,3 +364,21 @@ def test_with_only_httpx_installed_everything_still_works(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+async def test_both_faces_write_the_same_archive_of_a_sync_response(
+    server: LoopbackServer, package: types.ModuleType
+) -> None:
+    """A member of unknown size whose response announces its length: the async pass (which
+    reads the sync response in worker threads) and the sync face both learn it."""
+    with package.Client(base_url=server.url) as client:
+        archive = create_zip_stream_resource(
+            [ZipStreamFile("data.bin", stream_response(client, "GET", "/bytes?size=100000"))],
+            hold_back_size=1024,  # smaller than the member: its length matters to the records
+        )
+        synchronous = b"".join(archive.sync())
+        asynchronous = b"".join([bytes(chunk) async for chunk in archive])
+    assert synchronous == asynchronous
+    with zipfile.ZipFile(io.BytesIO(synchronous)) as reader:
+        assert reader.read("data.bin") == pattern_bytes(100_000)

@@ -333,6 +333,11 @@ class _ThreadedIterator:
     def __aiter__(self) -> _ThreadedIterator:
         return self
 
+    @property
+    def content_length(self) -> int | None:
+        """What the iterator announced (a synchronous response's length), if anything."""
+        return source_length(self._chunks)
+
     async def __anext__(self) -> Any:
         if self._chunks is None:
             raise StopAsyncIteration

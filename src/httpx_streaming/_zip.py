@@ -25,6 +25,8 @@ from ._errors import source_consumed
 from ._files import read_path
 from ._passes import (
     OneShotValues,
+    SourcePass,
+    SyncSourcePass,
     close_pass,
     held_weakly,
     open_pass,
@@ -340,11 +342,7 @@ async def _encode(
                         if type(chunk) is not bytes:
                             chunk = check_chunk(chunk, source)
                         if size_unknown:
-                            # A response knows its length once its headers are in.
-                            announced = stream.content_length
-                            if announced is not None:
-                                encoder.learn_size(announced)
-                                size_unknown = False
+                            size_unknown = not _learned_size(encoder, stream)
                         encoder.feed(chunk)
                         for ready in encoder.take():
                             yield ready
@@ -414,15 +412,28 @@ def _encode_sync(members: tuple[_Named, ...], hold_back_size: int) -> Iterator[B
         encoder.begin(member._encoder_options(name), member.size)
         if not member.is_dir:
             with open_sync_pass(source) as stream:
+                size_unknown = member.size is None
                 for chunk in stream.iterator:
                     if type(chunk) is not bytes:
                         chunk = check_chunk(chunk, source)
+                    if size_unknown:
+                        size_unknown = not _learned_size(encoder, stream)
                     encoder.feed(chunk)
                     yield from encoder.take()
         encoder.end()
         yield from encoder.take()
     encoder.finish()
     yield from encoder.take()
+
+
+def _learned_size(encoder: ZipEncoder, stream: SourcePass | SyncSourcePass) -> bool:
+    """Tell *encoder* the length *stream* announced once its first chunk came (a
+    response's headers), if it did; both drivers ask, so both write the same bytes."""
+    announced = stream.content_length
+    if announced is None:
+        return False
+    encoder.learn_size(announced)
+    return True
 
 
 def _refuse_async_only(members: Sequence[_Named]) -> None:
