@@ -424,10 +424,7 @@ class FormData:
                     field.name,
                     "send the form with an async client, or give that field a synchronous source",
                 )
-        view = SyncResourceStream(self._sync_pass)
-        view.content_length = self.content_length
-        view.reusable = self.reusable
-        return view.face_of(self)
+        return SyncResourceStream(self._sync_pass).face_of(self)
 
     def _sync_pass(self) -> Iterator[BytesLike]:
         return _generate_sync(self._segments())

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, final, overload
 
 from ._passes import SourcePass, SyncSourcePass
-from ._validation import describe
+from ._validation import describe, is_reusable, source_length
 
 P = ParamSpec("P")
 StreamT = TypeVar("StreamT", "ResourceStream", "SyncResourceStream")
@@ -179,8 +179,11 @@ class SyncResourceStream(_BoundFunction):
         self._body: object = None
 
     def face_of(self, body: object) -> SyncResourceStream:
-        """Say which body this is the synchronous face of; returns the view."""
+        """Make this the synchronous face of *body*: its length and reusability now,
+        its ``headers`` and ``consumed`` as they change. Returns the view."""
         self._body = body
+        self.content_length = source_length(body)
+        self.reusable = is_reusable(body)
         return self
 
     @property

@@ -68,9 +68,7 @@ class BytesSource:
         return SourcePass(_slices(self.data), self, len(self.data))
 
     def sync(self) -> SyncResourceStream:
-        view = SyncResourceStream(slices, self.data, _SLICE_SIZE)
-        view.content_length = len(self.data)
-        return view.face_of(self)
+        return SyncResourceStream(slices, self.data, _SLICE_SIZE).face_of(self)
 
     def __repr__(self) -> str:
         return f"<BytesSource {len(self.data)} bytes>"
@@ -202,10 +200,7 @@ class SyncFileSource:
 
     def sync(self) -> SyncResourceStream:
         """The same bytes without an event loop; one pass only for an unseekable file."""
-        view = SyncResourceStream(self._read_sync)
-        view.content_length = self.content_length
-        view.reusable = self.reusable
-        return view.face_of(self)
+        return SyncResourceStream(self._read_sync).face_of(self)
 
     def _start_pass(self) -> None:
         if not self.reusable:
@@ -288,10 +283,7 @@ class IterableSource:
 
     def sync(self) -> SyncResourceStream:
         """The same bytes without an event loop; one pass only for a one-pass iterable."""
-        view = SyncResourceStream(self._start)
-        view.content_length = self.content_length
-        view.reusable = self.reusable
-        return view.face_of(self)
+        return SyncResourceStream(self._start).face_of(self)
 
     def __repr__(self) -> str:
         return f"<IterableSource {describe(self._iterable)}>"

@@ -652,10 +652,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
                 "async code can read; iterate it with async for"
             )
         _refuse_async_only(self._named)
-        view = SyncResourceStream(self._sync_pass)
-        view.content_length = self.content_length
-        view.reusable = self.reusable
-        return view.face_of(self)
+        return SyncResourceStream(self._sync_pass).face_of(self)
 
     def _sync_pass(self) -> Iterator[BytesLike]:
         assert self._named is not None
