@@ -78,12 +78,10 @@ class _Upstream:
         self._send["stream"] = True
         self._raise_for_status = raise_for_status
 
-    def request(self) -> Any:
-        return self.client.build_request(self.method, self.url, **self._build)
-
-    @property
-    def send_options(self) -> dict[str, Any]:
-        return self._send
+    def send(self) -> Any:
+        """Send the request, streaming: the response (a coroutine of it for an async client)."""
+        request = self.client.build_request(self.method, self.url, **self._build)
+        return self.client.send(request, **self._send)
 
     def content_length(self, response: Any) -> int | None:
         """The body's length from the response's headers, when it passes undecoded;
@@ -141,7 +139,7 @@ class _ResponseBody:
 
     async def _open(self) -> None:
         upstream = self._upstream
-        response = await upstream.client.send(upstream.request(), **upstream.send_options)
+        response = await upstream.send()
         self._response = response
         self.content_length = upstream.content_length(response)
         size = upstream.chunk_size
@@ -189,7 +187,7 @@ class _SyncResponseBody:
 
     def _open(self) -> None:
         upstream = self._upstream
-        response = upstream.client.send(upstream.request(), **upstream.send_options)
+        response = upstream.send()
         self._response = response
         self.content_length = upstream.content_length(response)
         size = upstream.chunk_size
