@@ -56,6 +56,7 @@ class BytesSource:
 
     reusable = True
     consumed = False
+    plain_sync_face = True  # its .sync() never refuses: checks need not make one
 
     def __init__(self, data: BytesLike) -> None:
         self.data = data
@@ -113,7 +114,9 @@ class OneShotSource:
     def __init__(self, value: object, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         self._value: Callable[[], object] = held_weakly(value)
         self._strong: object = value  # dropped when the pass starts
-        self._description: str | None = None  # kept for messages once the value is gone
+        # What messages say of the value once it is gone: its type, __qualname__
+        # and id, taken when the pass starts and put into words only if needed.
+        self._description: tuple[type, object, int] | None = None
         self._chunk_size = chunk_size
         self._consumed = False
 
@@ -125,10 +128,10 @@ class OneShotSource:
     def __aiter__(self) -> SourcePass:
         value = self._value()
         if self._consumed or _value_consumed(value):
-            raise consumed_error(value, None if value is not None else self._description)
+            raise consumed_error(value, None if value is not None else self._described())
         self._consumed = True
         mark_started(value)
-        self._description = f"the {type(value).__name__} {_name_of(value)}"
+        self._description = (type(value), getattr(value, "__qualname__", None), id(value))
         self._strong = None
         if type(value) is not types.AsyncGeneratorType and is_async_file(value):
             return SourcePass(_read_async_file(value, self._chunk_size), value)
@@ -150,17 +153,19 @@ class OneShotSource:
 
     def __repr__(self) -> str:
         value = self._value()
-        return f"<OneShotSource {self._description if value is None else repr(value)}>"
+        return f"<OneShotSource {self._described() if value is None else repr(value)}>"
+
+    def _described(self) -> str | None:
+        if self._description is None:
+            return None
+        kind, name, identity = self._description
+        named = repr(name) if isinstance(name, str) else f"at {identity:#x}"
+        return f"the {kind.__name__} {named}"
 
 
 def _value_consumed(value: object) -> bool:
     # A wrapper's own flag aside: iterated through another wrapper, or says so itself.
     return was_consumed(value) or getattr(value, "consumed", False) is True
-
-
-def _name_of(value: object) -> str:
-    name = getattr(value, "__qualname__", None)
-    return repr(name) if isinstance(name, str) else f"at {id(value):#x}"
 
 
 @final
