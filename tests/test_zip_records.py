@@ -13,11 +13,13 @@ from httpx_streaming._zip_records import (
     COMPRESSION_METHOD_DEFLATE,
     COMPRESSION_METHOD_NONE,
     central_directory_header,
+    central_header_length,
     data_descriptor,
     dos_date_time,
     end_of_archive,
     extended_timestamp,
     local_file_header,
+    local_header_length,
 )
 
 # --- timestamps ------------------------------------------------------------------
@@ -138,6 +140,31 @@ def test_local_file_header_refuses_big_sizes_without_zip64() -> None:
             data_descriptor=False,
             zip64=False,
         )
+
+
+BIG = 0xFFFFFFFF  # the first value that needs zip64
+
+
+@pytest.mark.parametrize("name", ["a", "dir/ü.txt", "d/", "n" * 300])
+@pytest.mark.parametrize("unix_time", [UNIX, None])
+@pytest.mark.parametrize("size", [0, 10, BIG - 1, BIG, 2**40])
+@pytest.mark.parametrize("offset", [0, BIG - 1, BIG])
+def test_record_lengths_are_the_records_lengths(
+    name: str, unix_time: int | None, size: int, offset: int
+) -> None:
+    # archive_length adds these up instead of building every record: they must
+    # agree with the records for every zip64 case (sizes and offset either side
+    # of the limit, with and without the extended timestamp).
+    member = entry(name, unix_time=unix_time)
+    for compressed in (size, 7):
+        for zip64 in (False, True) if size < BIG else (True,):
+            for descriptor in (False, True):
+                local = local_file_header(member, 0, 1, compressed, size, descriptor, zip64)
+                assert local_header_length(member, zip64) == len(local)
+                central = central_directory_header(
+                    member, 0, 1, compressed, size, offset, descriptor, zip64
+                )
+                assert central_header_length(member, compressed, size, offset) == len(central)
 
 
 def test_data_descriptor() -> None:

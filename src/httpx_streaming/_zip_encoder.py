@@ -50,10 +50,12 @@ from ._zip_records import (
     ZIP64_LIMIT,
     Entry,
     central_directory_header,
+    central_header_length,
     data_descriptor,
     data_descriptor_size,
     end_of_archive,
     local_file_header,
+    local_header_length,
 )
 
 DEFAULT_HOLD_BACK_SIZE: Final = 4 * 1024 * 1024
@@ -143,8 +145,8 @@ class WrittenMember(NamedTuple):
             self.compressed_size,
             self.size,
             offset,
-            data_descriptor=self.data_descriptor,
-            local_zip64=self.zip64,
+            self.data_descriptor,
+            self.zip64,
         )
 
 
@@ -518,8 +520,7 @@ def archive_length(
     """The exact archive length, when it is known before any data is read.
 
     Known when every member is a folder, or stored with a declared size, or
-    empty. Built from the same record functions as the encoder, with a dummy
-    CRC (lengths do not depend on it).
+    empty: the records' lengths do not depend on the CRC, so none is needed.
     """
     offset = 0
     central = 0
@@ -530,21 +531,8 @@ def archive_length(
         if size is None or (options.method != COMPRESSION_METHOD_NONE and size != 0):
             return None
         descriptor, zip64 = stored_layout(size, options.crc32 is not None, hold_back_size)
-        header = local_file_header(
-            entry, COMPRESSION_METHOD_NONE, 0, size, size, data_descriptor=descriptor, zip64=zip64
-        )
-        record = central_directory_header(
-            entry,
-            COMPRESSION_METHOD_NONE,
-            0,
-            size,
-            size,
-            offset,
-            data_descriptor=descriptor,
-            local_zip64=zip64,
-        )
-        offset += len(header) + size
+        central += central_header_length(entry, size, size, offset)
+        offset += local_header_length(entry, zip64) + size
         if descriptor:
             offset += data_descriptor_size(zip64=zip64)
-        central += len(record)
     return offset + central + len(end_of_archive(len(members), offset, central))

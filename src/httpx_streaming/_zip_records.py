@@ -2,7 +2,9 @@
 
 Record layouts follow PKWARE's APPNOTE.TXT (6.3.x). Every function here turns
 plain values into the bytes of one record; nothing awaits or reads. The
-encoder and ``archive_length`` both build archives from these functions only.
+encoder builds archives from these functions only; ``archive_length`` adds up
+the lengths that ``local_header_length`` and ``central_header_length`` say the
+same records have (tests hold them to the records' real lengths).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ _END: Final = struct.Struct("<IHHHHIIH")
 _END64: Final = struct.Struct("<IQHHIIQQQQ")
 _LOCATOR64: Final = struct.Struct("<IIQI")
 _EXTRA_HEADER: Final = struct.Struct("<HH")
+# A local header's zip64 extra field: its header and both sizes.
+_ZIP64_EXTRA_2: Final = _EXTRA_HEADER.size + 16
 
 LOCAL_SIGNATURE: Final = 0x04034B50
 CENTRAL_SIGNATURE: Final = 0x02014B50
@@ -99,25 +103,30 @@ class Entry(NamedTuple):
     dos_time: int
     extra: bytes  # extra fields common to the local and the central header
     external_attr: int
+    # name + extra: what follows both headers' fixed fields unless a zip64 extra
+    # field is added, joined once per member rather than once per record.
+    tail: bytes
 
     @classmethod
     def make(
         cls,
         name: str,
-        *,
         is_dir: bool,
         dos_date: int,
         dos_time: int,
         unix_time: int | None,
         mode: int,
     ) -> Entry:
+        encoded = name.encode("utf-8")
+        extra = extended_timestamp(unix_time)
         return cls(
-            name.encode("utf-8"),
+            encoded,
             is_dir,
             dos_date,
             dos_time,
-            extended_timestamp(unix_time),
+            extra,
             external_attributes(mode, is_dir),
+            encoded + extra,
         )
 
 
@@ -150,9 +159,9 @@ def local_file_header(
     if data_descriptor:
         flags |= FLAG_DATA_DESCRIPTOR
         crc = compressed_size = uncompressed_size = 0
-    extra = entry.extra
+    tail = entry.tail
     if zip64:
-        extra += _zip64_extra([uncompressed_size, compressed_size])
+        tail += _zip64_extra([uncompressed_size, compressed_size])
         compressed_size = uncompressed_size = ZIP64_LIMIT
     elif compressed_size >= ZIP64_LIMIT or uncompressed_size >= ZIP64_LIMIT:
         raise ValueError("sizes of 4 GiB or more need zip64")
@@ -163,7 +172,7 @@ def local_file_header(
         if method == COMPRESSION_METHOD_DEFLATE or entry.is_dir
         else VERSION_STORED
     )
-    name = entry.name
+    name_length = len(entry.name)
     return (
         _LOCAL.pack(
             LOCAL_SIGNATURE,
@@ -175,12 +184,16 @@ def local_file_header(
             crc,
             compressed_size,
             uncompressed_size,
-            len(name),
-            len(extra),
+            name_length,
+            len(tail) - name_length,
         )
-        + name
-        + extra
+        + tail
     )
+
+
+def local_header_length(entry: Entry, zip64: bool) -> int:
+    """``len(local_file_header(entry, ..., zip64=zip64))``, without building it."""
+    return _LOCAL.size + len(entry.tail) + (_ZIP64_EXTRA_2 if zip64 else 0)
 
 
 def data_descriptor(
@@ -211,7 +224,7 @@ def central_directory_header(
 ) -> bytes:
     """A central directory header; zip64 extra only for the values that need it."""
     flags = FLAG_UTF8 | FLAG_DATA_DESCRIPTOR if data_descriptor else FLAG_UTF8
-    extra = entry.extra
+    tail = entry.tail
     zip64 = local_zip64
     if uncompressed_size >= ZIP64_LIMIT or compressed_size >= ZIP64_LIMIT or offset >= ZIP64_LIMIT:
         values = []
@@ -224,7 +237,7 @@ def central_directory_header(
         if offset >= ZIP64_LIMIT:
             values.append(offset)
             offset = ZIP64_LIMIT
-        extra += _zip64_extra(values)
+        tail += _zip64_extra(values)
         zip64 = True
     version = (
         VERSION_ZIP64
@@ -233,7 +246,7 @@ def central_directory_header(
         if method == COMPRESSION_METHOD_DEFLATE or entry.is_dir
         else VERSION_STORED
     )
-    name = entry.name
+    name_length = len(entry.name)
     return (
         _CENTRAL.pack(
             CENTRAL_SIGNATURE,
@@ -246,17 +259,30 @@ def central_directory_header(
             crc,
             compressed_size,
             uncompressed_size,
-            len(name),
-            len(extra),
+            name_length,
+            len(tail) - name_length,
             0,  # comment length
             0,  # disk number start
             0,  # internal attributes
             entry.external_attr,
             offset,
         )
-        + name
-        + extra
+        + tail
     )
+
+
+def central_header_length(
+    entry: Entry, compressed_size: int, uncompressed_size: int, offset: int
+) -> int:
+    """``len(central_directory_header(entry, ...))`` for these sizes and *offset*,
+    without building it: a zip64 extra holds each value that needs 64 bits."""
+    wide = (
+        (uncompressed_size >= ZIP64_LIMIT)
+        + (compressed_size >= ZIP64_LIMIT)
+        + (offset >= ZIP64_LIMIT)
+    )
+    extra = _EXTRA_HEADER.size + 8 * wide if wide else 0
+    return _CENTRAL.size + len(entry.tail) + extra
 
 
 def end_of_archive(count: int, central_offset: int, central_size: int) -> bytes:
