@@ -7,7 +7,7 @@ import random
 import zipfile
 from collections.abc import Generator, Iterator
 from datetime import datetime, timezone
-from itertools import count
+from itertools import count, product
 from re import compile as re_compile
 from typing import Any
 
@@ -19,7 +19,7 @@ from httpx_streaming import (
     name_deduplicator_default,
     stream_zip,
 )
-from httpx_streaming._zip_names import deduplicate_all, validate_name
+from httpx_streaming._zip_names import _checked_name, deduplicate_all, validate_name
 
 MOMENT = datetime(2024, 5, 17, 12, 0, tzinfo=timezone.utc)
 
@@ -69,6 +69,29 @@ def test_invalid_names(name: str, message: str) -> None:
         validate_name(name)
     with pytest.raises(ValueError, match=message):
         ZipStreamFile(name, b"x")
+
+
+def outcome(check: Any, name: str) -> str:
+    try:
+        return f"accepted {check(name)!r}"
+    except ValueError as error:
+        return f"refused: {error}"
+
+
+def test_quick_path_agrees_with_the_full_checks() -> None:
+    # validate_name lets common names through with a few substring checks and
+    # sends the rest to the full checks: every name up to five characters long,
+    # made of the characters that matter (separators, dots, a drive letter's
+    # colon, a backslash, a control character, non-ASCII), gets the same answer
+    # (or the same error) either way.
+    alphabet = ["a", "C", ".", "/", ":", "\\", "\x00", "é", " "]
+    tried = 0
+    for length in range(1, 6):
+        for letters in product(alphabet, repeat=length):
+            name = "".join(letters)
+            assert outcome(validate_name, name) == outcome(_checked_name, name), name
+            tried += 1
+    assert tried == sum(len(alphabet) ** length for length in range(1, 6))
 
 
 @pytest.mark.parametrize("name", [None, b"a.txt", 3, ["a"]])

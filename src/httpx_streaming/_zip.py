@@ -54,6 +54,7 @@ from ._zip_lookahead import (
     LookAhead,
 )
 from ._zip_names import (
+    NameDeduplicator,
     check_deduplicator,
     deduplicate_all,
     deduplicated,
@@ -207,14 +208,7 @@ class ZipStreamFile:
         if cached is not None and cached[0] == name:
             return cached[1]
         dos_date, dos_time, unix_time = self._times
-        entry = Entry.make(
-            name,
-            is_dir=self.is_dir,
-            dos_date=dos_date,
-            dos_time=dos_time,
-            unix_time=unix_time,
-            mode=self.mode,
-        )
+        entry = Entry.make(name, self.is_dir, dos_date, dos_time, unix_time, self.mode)
         options = member_options(
             entry, self.compression_method, self.compression_level, self.crc32, self._crc_data
         )
@@ -241,10 +235,15 @@ def _named(files: Sequence[object], name_deduplicator: object) -> tuple[_Named, 
             if value is not None:  # else its pass started long ago: refused when streamed
                 one_shot.claim(value, "zip member", member.name)
     names = deduplicate_all(name_deduplicator, [member.name for member in members])
-    return tuple(zip(members, names, strict=True))
+    return tuple(
+        (member, name, member._encoder_options(name))
+        for member, name in zip(members, names, strict=True)
+    )
 
 
-_Named = tuple[ZipStreamFile, str]
+# A member, its name in the archive (after deduplication) and the encoder's view
+# of it under that name: made once, when the member is named, for every pass.
+_Named = tuple[ZipStreamFile, str, MemberOptions]
 
 
 # --- the async layer -------------------------------------------------------------
@@ -302,10 +301,10 @@ async def _encode(
             if lazy is None:
                 if index == len(planned):
                     break
-                member, name = planned[index]
+                member, _, options = planned[index]
             else:
                 try:
-                    member, name = await lazy.__anext__()
+                    member, _, options = await lazy.__anext__()
                 except StopAsyncIteration:
                     break
             if ahead is not None:
@@ -330,11 +329,11 @@ async def _encode(
                 member.compression_method == COMPRESSION_METHOD_NONE
                 or len(source.data) <= _COMPRESS_AT_ONCE_LIMIT
             ):
-                encoder.add(member._encoder_options(name), source.data)
+                encoder.add(options, source.data)
                 for ready in encoder.take():
                     yield ready
                 continue
-            encoder.begin(member._encoder_options(name), member.size)
+            encoder.begin(options, member.size)
             if not member.is_dir:
                 async with open_pass(source) as stream:
                     size_unknown = member.size is None
@@ -373,13 +372,13 @@ def _look_ahead(
     if not look_ahead_size:
         return None
     limit = look_ahead_size // 4
-    jobs = [_ahead_job(member, name, limit) for member, name in planned]
+    jobs = [_ahead_job(member, options, limit) for member, _, options in planned]
     if len(jobs) - jobs.count(None) < 2:
         return None
     return LookAhead(jobs, look_ahead_size, hold_back_size)
 
 
-def _ahead_job(member: ZipStreamFile, name: str, limit: int) -> AheadJob | None:
+def _ahead_job(member: ZipStreamFile, options: MemberOptions, limit: int) -> AheadJob | None:
     # Deflated, of known size, not too big, read without an event loop: in-memory
     # bytes or a local file; big enough to be worth a worker.
     size = member.size
@@ -396,20 +395,20 @@ def _ahead_job(member: ZipStreamFile, name: str, limit: int) -> AheadJob | None:
         type(source) is ResourceStream and source.function is read_path
     ):
         return None
-    return AheadJob(member._encoder_options(name), size, source)
+    return AheadJob(options, size, source)
 
 
 def _encode_sync(members: tuple[_Named, ...], hold_back_size: int) -> Iterator[BytesLike]:
     """``_encode`` without an event loop, for members whose sources have a synchronous
     face; the same encoder, so the same bytes."""
     encoder = ZipEncoder(hold_back_size=hold_back_size)
-    for member, name in members:
+    for member, _, options in members:
         source = member.source
         if type(source) is BytesSource:
-            encoder.add(member._encoder_options(name), source.data)
+            encoder.add(options, source.data)
             yield from encoder.take()
             continue
-        encoder.begin(member._encoder_options(name), member.size)
+        encoder.begin(options, member.size)
         if not member.is_dir:
             with open_sync_pass(source) as stream:
                 size_unknown = member.size is None
@@ -438,7 +437,7 @@ def _learned_size(encoder: ZipEncoder, stream: SourcePass | SyncSourcePass) -> b
 
 def _refuse_async_only(members: Sequence[_Named]) -> None:
     """Raise TypeError now, before any byte, if a member can only be read by async code."""
-    for member, _ in members:
+    for member, _, _ in members:
         refuse_async_only(
             member.source, "zip member", member.name, "iterate the archive with async for"
         )
@@ -446,7 +445,7 @@ def _refuse_async_only(members: Sequence[_Named]) -> None:
 
 def _refuse_consumed(members: Sequence[_Named]) -> None:
     """Raise now, before any byte, if a pass could not send every member in full."""
-    for member, _ in members:
+    for member, _, _ in members:
         refuse_consumed(member.source, "zip member", member.name)
 
 
@@ -454,10 +453,15 @@ async def _close_unstarted(members: Sequence[_Named]) -> None:
     # One-shot sources that will never be read (async generators, async files)
     # are closed now rather than left to the garbage collector.
     with anyio.CancelScope(shield=True):
-        for member, _ in members:
+        for member, _, _ in members:
             source = member.source
             if not source.reusable and not source.consumed:
                 await close_pass(open_pass(source))
+
+
+def _named_one(member: ZipStreamFile, deduplicator: NameDeduplicator | None) -> _Named:
+    name = deduplicated(deduplicator, member.name)
+    return member, name, member._encoder_options(name)
 
 
 async def _lazy_members(
@@ -466,14 +470,12 @@ async def _lazy_members(
     deduplicator = start_deduplicator(name_deduplicator)
     if not isinstance(files, AsyncIterable):
         for value in files:
-            member = _check_member(value)
-            yield member, deduplicated(deduplicator, member.name)
+            yield _named_one(_check_member(value), deduplicator)
         return
     iterator = files.__aiter__()
     try:
         async for value in iterator:
-            member = _check_member(value)
-            yield member, deduplicated(deduplicator, member.name)
+            yield _named_one(_check_member(value), deduplicator)
     except BaseException as error:
         await close_pass(iterator, error)
         raise
@@ -580,7 +582,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
         else:
             self._named = members
             self._lazy = None
-            self.reusable = all(member.source.reusable for member, _ in members)
+            self.reusable = all(member.source.reusable for member, _, _ in members)
 
     def __init_subclass__(cls) -> None:
         raise TypeError("ZipStreamResource cannot be subclassed")
@@ -588,12 +590,12 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
     @property
     def members(self) -> tuple[ZipStreamFile, ...] | None:
         named = self._named
-        return None if named is None else tuple(member for member, _ in named)
+        return None if named is None else tuple(member for member, _, _ in named)
 
     @property
     def names(self) -> tuple[str, ...] | None:
         named = self._named
-        return None if named is None else tuple(name for _, name in named)
+        return None if named is None else tuple(name for _, name, _ in named)
 
     @property
     def consumed(self) -> bool:
@@ -601,7 +603,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
         if self._lazy is not None:
             return self._lazy.used
         assert self._named is not None
-        return any(member.source.consumed for member, _ in self._named)
+        return any(member.source.consumed for member, _, _ in self._named)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -720,7 +722,5 @@ def create_zip_stream_resource(
             f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
         )
     members = _named(list(files), name_deduplicator)
-    length = archive_length(
-        [(member._encoder_options(name), member.size) for member, name in members], hold_back
-    )
+    length = archive_length([(options, member.size) for member, _, options in members], hold_back)
     return ZipStreamResource._create(members, hold_back, look_ahead, length)
