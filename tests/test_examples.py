@@ -349,6 +349,23 @@ async def check_zip_upload(server: LoopbackServer) -> None:
     }
 
 
+async def check_zip_comment_and_timestamps(server: LoopbackServer) -> None:
+    assert await load("zip_comment_and_timestamps").main(server.url) == 200
+    (received,) = server.recorder.on("/upload/commented")
+    assert received.body is not None
+    # Sent with its length, not chunked.
+    assert received.headers["content-length"] == str(len(received.body))
+    assert zip_members(received.body) == {
+        "mimetype": b"application/epub+zip",
+        "notes.txt": b"kept with its UTC time\n",
+    }
+    with zipfile.ZipFile(io.BytesIO(received.body)) as archive:
+        assert archive.comment == b"Nightly export, 2026-12-03"
+        extras = {info.filename: info.extra for info in archive.infolist()}
+    assert extras["mimetype"] == b""
+    assert extras["notes.txt"].startswith(b"UT")  # the extended timestamp field, 0x5455
+
+
 async def check_zip_write_file(server: LoopbackServer) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "downloads.zip"
@@ -510,6 +527,7 @@ CHECKS = {
     "form_testing_with_respx": check_form_testing_with_respx,
     "zip_upload": check_zip_upload,
     "zip_write_file": check_zip_write_file,
+    "zip_comment_and_timestamps": check_zip_comment_and_timestamps,
     "zip_two_responses": check_zip_two_responses,
     "zip_names_default": check_zip_names_default,
     "zip_names_tilde": check_zip_names_tilde,

@@ -140,8 +140,8 @@ def test_same_instant_in_two_zones_keeps_each_wall_clock() -> None:
     utc = datetime(2024, 5, 17, 12, 0, tzinfo=timezone.utc)
     plus_two = utc.astimezone(timezone(timedelta(hours=2)))
     assert utc == plus_two
-    first = ZipStreamFile("a", b"", modified_at=utc)._encoder_options()
-    second = ZipStreamFile("b", b"", modified_at=plus_two)._encoder_options()
+    first = ZipStreamFile("a", b"", modified_at=utc)._encoder_options("a", True)
+    second = ZipStreamFile("b", b"", modified_at=plus_two)._encoder_options("b", True)
     assert first.entry.dos_time != second.entry.dos_time
     assert first.entry.extra == second.entry.extra  # the same Unix time
 

@@ -207,8 +207,9 @@ def test_small_pieces_are_coalesced_and_big_chunks_pass_through() -> None:
 # --- archive length known in advance ---------------------------------------------
 
 
+@pytest.mark.parametrize("comment", [b"", "a comment, ünïcödé".encode(), b"c" * 0xFFFF])
 @pytest.mark.parametrize("hold_back_size", [0, 100, 5000])
-def test_archive_length_matches_output(hold_back_size: int) -> None:
+def test_archive_length_matches_output(hold_back_size: int, comment: bytes) -> None:
     data = os.urandom(3000)
     members: list[tuple[MemberOptions, int | None, Sequence[bytes]]] = [
         (options("a"), 3000, chunked(data, 1000)),
@@ -218,10 +219,13 @@ def test_archive_length_matches_output(hold_back_size: int) -> None:
         (options("e", COMPRESSION_METHOD_DEFLATE), 0, []),
         (options("ü" * 300), 50, [data[:50]]),
     ]
-    archive = encode(members, hold_back_size=hold_back_size)
-    predicted = archive_length([(member[0], member[1]) for member in members], hold_back_size)
+    archive = encode(members, hold_back_size=hold_back_size, comment=comment)
+    predicted = archive_length(
+        [(member[0], member[1]) for member in members], hold_back_size, comment
+    )
     assert predicted == len(archive)
-    verified(archive).close()
+    with verified(archive) as read:
+        assert read.comment == comment
 
 
 def test_archive_length_unknown() -> None:

@@ -287,6 +287,7 @@ class Case:
     members: tuple[Member, ...]
     deduplicate: bool = True
     slow: bool = False
+    archive_options: dict[str, object] = field(default_factory=dict)  # for stream_zip
 
     def expected(self) -> Listing:
         expected: Listing = {}
@@ -449,6 +450,20 @@ CASES = [
             Member("folder/", None, archive_name="folder (1)/"),
         ),
     ),
+    Case(
+        "comment-and-no-extended-timestamps",
+        (
+            Member("plain.txt", b"no extra field\n"),
+            Member("stamped.txt", b"stamped\n", options={"extended_timestamps": True}),
+            Member("path.bin", RANDOM[:30_000], source="path"),
+            Member("generated.txt", TEXT[:50_000], source="async-gen", method=DEFLATE),
+            Member("folder/", None),
+        ),
+        archive_options={
+            "comment": "Räksmörgås: the archive's comment",
+            "extended_timestamps": False,
+        },
+    ),
     _sources_case(
         "sources-stored-fit-hold-back", SIZED_SOURCES + UNSIZED_SOURCES, 40_000, NONE, RANDOM
     ),
@@ -580,7 +595,7 @@ async def test_reader_matrix(
     async with httpx.AsyncClient(base_url=server.url) as client:
         files, expected = build_files(case, Sources(tmp_path, client, server))
         path = tmp_path / "archive.zip"
-        await write_archive(path, files)
+        await write_archive(path, files, **case.archive_options)
     if case.out_of_reach(reader.name) is None:
         assert_listing(reader.read(path), expected, reader.name)
         return

@@ -225,6 +225,8 @@ def test_central_directory_header_zip64_only_for_big_values() -> None:
 def test_end_of_archive_zip32_and_zip64() -> None:
     plain = end_of_archive(3, 100, 50)
     assert plain == struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 3, 3, 50, 100, 0)
+    commented = end_of_archive(3, 100, 50, b"hello")
+    assert commented == struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 3, 3, 50, 100, 5) + b"hello"
     for count, offset in ((0xFFFF, 100), (70000, 100), (3, 2**32)):
         records = end_of_archive(count, offset, 50)
         assert len(records) == 56 + 20 + 22

@@ -63,11 +63,12 @@ from ._zip_names import (
     validate_name,
 )
 from ._zip_options import (
+    ArchiveOptions,
     TimeFields,
+    archive_options,
     check_crc,
-    check_hold_back,
+    check_flag,
     check_level,
-    check_look_ahead,
     check_method,
     check_mode,
     check_size,
@@ -121,6 +122,11 @@ class ZipStreamFile:
         crc32: The data's CRC-32, when known in advance: a stored member with
             known size and CRC is readable by streaming readers however long it
             is. It is checked against the data as it passes.
+        extended_timestamps: Whether the member's headers carry the extended
+            timestamp field (its modification time in UTC, to the second), which
+            extractors restore; ``None`` (the default) follows the archive's
+            ``extended_timestamps``. Formats that want no extra field at all
+            (EPUB's ``mimetype``, OpenDocument) turn it off.
 
     Attributes:
         name: The name as given (the archive may write a deduplicated one).
@@ -132,6 +138,8 @@ class ZipStreamFile:
         compression_level: The deflate level.
         mode: The Unix permission bits.
         crc32: The CRC-32 given in advance, or ``None``.
+        extended_timestamps: As given: ``True``, ``False``, or ``None`` (the
+            archive's choice).
     """
 
     __slots__ = (
@@ -142,6 +150,7 @@ class ZipStreamFile:
         "compression_level",
         "compression_method",
         "crc32",
+        "extended_timestamps",
         "is_dir",
         "mode",
         "modified_at",
@@ -161,6 +170,7 @@ class ZipStreamFile:
         mode: int | None = None,
         size: int | None = None,
         crc32: int | None = None,
+        extended_timestamps: bool | None = None,
     ) -> None:
         self.name: str = validate_name(name)
         self.is_dir: bool = name.endswith("/")
@@ -184,35 +194,48 @@ class ZipStreamFile:
         self.mode: int = check_mode(mode, self.is_dir)
         self.size: int | None = declared if size is None else check_size(size, declared)
         self.crc32: int | None = None if crc32 is None else check_crc(crc32)
+        self.extended_timestamps: bool | None = (
+            None
+            if extended_timestamps is None
+            else check_flag(extended_timestamps, "extended_timestamps")
+        )
         if self.is_dir and self.size != 0:
             raise ValueError(
                 f"folder {name!r} cannot have data; got {describe(stream)} (pass no stream, or b'')"
             )
-        self._options: tuple[str, MemberOptions] | None = None
+        self._options: tuple[str, bool, MemberOptions] | None = None
         self._crc_data: bytes | None = None
         source = self.source
         if type(source) is BytesSource and self.compression_method == COMPRESSION_METHOD_NONE:
             # All the data is here, so its CRC goes into the local header and
             # streaming readers read the member whatever its size.
             data = source.data
-            if type(data) is bytes:  # immutable: its CRC is computed once, for every pass
+            self.crc32 = check_given_crc(self.crc32, compute_crc32(data), name)
+            if type(data) is bytes:  # immutable: its CRC holds for every pass
                 self._crc_data = data
-                self.crc32 = self._encoder_options().crc32
-            else:  # checked again on every pass, in case the buffer changed
-                self.crc32 = check_given_crc(self.crc32, compute_crc32(data), name)
+            # else a buffer that may change: its CRC is checked again as it passes
 
-    def _encoder_options(self, name: str | None = None) -> MemberOptions:
-        """The encoder's view of this member, under *name* (after deduplication)."""
-        name = self.name if name is None else name
+    def _encoder_options(self, name: str, extended_timestamps: bool) -> MemberOptions:
+        """The encoder's view of this member, under *name* (after deduplication), in an
+        archive whose members carry extended timestamps unless told otherwise."""
+        if self.extended_timestamps is not None:
+            extended_timestamps = self.extended_timestamps
         cached = self._options
-        if cached is not None and cached[0] == name:
-            return cached[1]
+        if cached is not None and cached[0] == name and cached[1] is extended_timestamps:
+            return cached[2]
         dos_date, dos_time, unix_time = self._times
-        entry = Entry.make(name, self.is_dir, dos_date, dos_time, unix_time, self.mode)
+        entry = Entry.make(
+            name,
+            self.is_dir,
+            dos_date,
+            dos_time,
+            unix_time if extended_timestamps else None,
+            self.mode,
+        )
         options = member_options(
             entry, self.compression_method, self.compression_level, self.crc32, self._crc_data
         )
-        self._options = (name, options)
+        self._options = (name, extended_timestamps, options)
         return options
 
     def __repr__(self) -> str:
@@ -226,7 +249,9 @@ def _check_member(value: object) -> ZipStreamFile:
     return value
 
 
-def _named(files: Sequence[object], name_deduplicator: object) -> tuple[_Named, ...]:
+def _named(
+    files: Sequence[object], name_deduplicator: object, extended_timestamps: bool
+) -> tuple[_Named, ...]:
     members = [_check_member(value) for value in files]
     one_shot = OneShotValues()
     for member in members:
@@ -236,7 +261,7 @@ def _named(files: Sequence[object], name_deduplicator: object) -> tuple[_Named, 
                 one_shot.claim(value, "zip member", member.name)
     names = deduplicate_all(name_deduplicator, [member.name for member in members])
     return tuple(
-        (member, name, member._encoder_options(name))
+        (member, name, member._encoder_options(name, extended_timestamps))
         for member, name in zip(members, names, strict=True)
     )
 
@@ -276,25 +301,23 @@ class _LazyMembers:
 
 def _archive(
     members: tuple[_Named, ...] | AsyncIterator[_Named],
-    hold_back_size: int,
-    look_ahead_size: int = 0,
+    archive: ArchiveOptions,
 ) -> AsyncGenerator[Chunk, None]:
     # Bytes-like chunks, typed as httpx's content= reads them (see Chunk).
-    return cast("AsyncGenerator[Chunk, None]", _encode(members, hold_back_size, look_ahead_size))
+    return cast("AsyncGenerator[Chunk, None]", _encode(members, archive))
 
 
 async def _encode(
     members: tuple[_Named, ...] | AsyncIterator[_Named],
-    hold_back_size: int,
-    look_ahead_size: int = 0,
+    archive: ArchiveOptions,
 ) -> AsyncGenerator[BytesLike, None]:
     """Pull every member's source through the encoder; close sources on every way out."""
     if isinstance(members, tuple):
         planned, lazy = members, None
     else:
         planned, lazy = (), members
-    encoder = ZipEncoder(hold_back_size=hold_back_size)
-    ahead = _look_ahead(planned, look_ahead_size, hold_back_size)
+    encoder = ZipEncoder(hold_back_size=archive.hold_back_size, comment=archive.comment)
+    ahead = _look_ahead(planned, archive.look_ahead_size, archive.hold_back_size)
     index = 0
     try:
         while True:
@@ -398,10 +421,10 @@ def _ahead_job(member: ZipStreamFile, options: MemberOptions, limit: int) -> Ahe
     return AheadJob(options, size, source)
 
 
-def _encode_sync(members: tuple[_Named, ...], hold_back_size: int) -> Iterator[BytesLike]:
+def _encode_sync(members: tuple[_Named, ...], archive: ArchiveOptions) -> Iterator[BytesLike]:
     """``_encode`` without an event loop, for members whose sources have a synchronous
     face; the same encoder, so the same bytes."""
-    encoder = ZipEncoder(hold_back_size=hold_back_size)
+    encoder = ZipEncoder(hold_back_size=archive.hold_back_size, comment=archive.comment)
     for member, _, options in members:
         source = member.source
         if type(source) is BytesSource:
@@ -459,23 +482,27 @@ async def _close_unstarted(members: Sequence[_Named]) -> None:
                 await close_pass(open_pass(source))
 
 
-def _named_one(member: ZipStreamFile, deduplicator: NameDeduplicator | None) -> _Named:
+def _named_one(
+    member: ZipStreamFile, deduplicator: NameDeduplicator | None, extended_timestamps: bool
+) -> _Named:
     name = deduplicated(deduplicator, member.name)
-    return member, name, member._encoder_options(name)
+    return member, name, member._encoder_options(name, extended_timestamps)
 
 
 async def _lazy_members(
-    files: Iterable[object] | AsyncIterable[object], name_deduplicator: object
+    files: Iterable[object] | AsyncIterable[object],
+    name_deduplicator: object,
+    extended_timestamps: bool,
 ) -> AsyncIterator[_Named]:
     deduplicator = start_deduplicator(name_deduplicator)
     if not isinstance(files, AsyncIterable):
         for value in files:
-            yield _named_one(_check_member(value), deduplicator)
+            yield _named_one(_check_member(value), deduplicator, extended_timestamps)
         return
     iterator = files.__aiter__()
     try:
         async for value in iterator:
-            yield _named_one(_check_member(value), deduplicator)
+            yield _named_one(_check_member(value), deduplicator, extended_timestamps)
     except BaseException as error:
         await close_pass(iterator, error)
         raise
@@ -487,6 +514,8 @@ def stream_zip(
     name_deduplicator: object = name_deduplicator_default,
     hold_back_size: int = DEFAULT_HOLD_BACK_SIZE,
     look_ahead_size: int = DEFAULT_LOOK_AHEAD_SIZE,
+    comment: BytesLike | str = b"",
+    extended_timestamps: bool = True,
 ) -> AsyncGenerator[Chunk, None]:
     """Stream a zip archive of *files*: an async generator of the archive's bytes.
 
@@ -515,6 +544,13 @@ def stream_zip(
             are compressed ahead of their turn at any time (default 16 MiB;
             ``0`` compresses each member in turn, on one core). Their
             compressed bytes wait in memory until their turn.
+        comment: The archive's comment, shown by ``unzip -z`` and zip tools:
+            ``bytes`` as they are, or a ``str`` written in UTF-8 (the zip
+            format has no flag saying which encoding a comment uses); at most
+            65,535 bytes.
+        extended_timestamps: Whether members carry the extended timestamp
+            field (their modification time in UTC, which extractors restore)
+            unless a member says otherwise (default ``True``).
 
     Returns:
         A one-shot async generator of the archive's bytes: it can be iterated
@@ -523,16 +559,16 @@ def stream_zip(
         for a reusable body.
     """
     check_deduplicator(name_deduplicator)
-    hold_back = check_hold_back(hold_back_size)
-    look_ahead = check_look_ahead(look_ahead_size)
+    archive = archive_options(hold_back_size, look_ahead_size, comment, extended_timestamps)
     if isinstance(files, list | tuple):
-        named = _named(files, name_deduplicator)
+        named = _named(files, name_deduplicator, archive.extended_timestamps)
         _refuse_consumed(named)
-        return _archive(named, hold_back, look_ahead)
+        return _archive(named, archive)
     if isinstance(files, AsyncIterable | Iterable) and not isinstance(
         files, str | bytes | bytearray | memoryview
     ):
-        return _archive(_lazy_members(files, name_deduplicator), hold_back)
+        lazy = _lazy_members(files, name_deduplicator, archive.extended_timestamps)
+        return _archive(lazy, archive)
     raise TypeError(
         f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
     )
@@ -557,9 +593,8 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
     """
 
     __slots__ = (
-        "_hold_back_size",
+        "_archive",
         "_lazy",
-        "_look_ahead_size",
         "_named",
         "content_length",
         "reusable",
@@ -568,12 +603,10 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
     def __init__(
         self,
         members: tuple[_Named, ...] | _LazyMembers,
-        hold_back_size: int,
-        look_ahead_size: int,
+        archive: ArchiveOptions,
         content_length: int | None,
     ) -> None:
-        self._hold_back_size = hold_back_size
-        self._look_ahead_size = look_ahead_size
+        self._archive = archive
         self.content_length = content_length
         if isinstance(members, _LazyMembers):
             self._named: tuple[_Named, ...] | None = None
@@ -631,10 +664,10 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
                 earlier pass (raised here, before any byte is produced).
         """
         if self._lazy is not None:
-            return _archive(self._lazy.claim(), self._hold_back_size)
+            return _archive(self._lazy.claim(), self._archive)
         assert self._named is not None
         _refuse_consumed(self._named)
-        return _archive(self._named, self._hold_back_size, self._look_ahead_size)
+        return _archive(self._named, self._archive)
 
     def sync(self) -> SyncResourceStream:
         """The same archive as a synchronous iterable, for httpx's sync ``Client``.
@@ -659,7 +692,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
     def _sync_pass(self) -> Iterator[BytesLike]:
         assert self._named is not None
         _refuse_consumed(self._named)
-        return _encode_sync(self._named, self._hold_back_size)
+        return _encode_sync(self._named, self._archive)
 
     def _refuse_consumed(self) -> None:
         if self._lazy is not None:
@@ -681,6 +714,8 @@ def create_zip_stream_resource(
     name_deduplicator: object = name_deduplicator_default,
     hold_back_size: int = DEFAULT_HOLD_BACK_SIZE,
     look_ahead_size: int = DEFAULT_LOOK_AHEAD_SIZE,
+    comment: BytesLike | str = b"",
+    extended_timestamps: bool = True,
 ) -> ZipStreamResource:
     """A reusable zip archive body of *files*, to pass as httpx's ``content=``.
 
@@ -710,17 +745,22 @@ def create_zip_stream_resource(
         hold_back_size: As for [stream_zip][httpx_streaming.stream_zip].
         look_ahead_size: As for [stream_zip][httpx_streaming.stream_zip] (the
             synchronous face, ``sync()``, always compresses in turn).
+        comment: As for [stream_zip][httpx_streaming.stream_zip].
+        extended_timestamps: As for [stream_zip][httpx_streaming.stream_zip].
     """
     check_deduplicator(name_deduplicator)
-    hold_back = check_hold_back(hold_back_size)
-    look_ahead = check_look_ahead(look_ahead_size)
+    archive = archive_options(hold_back_size, look_ahead_size, comment, extended_timestamps)
     if isinstance(files, AsyncIterable):
-        lazy = _LazyMembers(_lazy_members(files, name_deduplicator))
-        return ZipStreamResource._create(lazy, hold_back, look_ahead, None)
+        lazy = _LazyMembers(_lazy_members(files, name_deduplicator, archive.extended_timestamps))
+        return ZipStreamResource._create(lazy, archive, None)
     if not isinstance(files, Iterable) or isinstance(files, str | bytes | bytearray | memoryview):
         raise TypeError(
             f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
         )
-    members = _named(list(files), name_deduplicator)
-    length = archive_length([(options, member.size) for member, _, options in members], hold_back)
-    return ZipStreamResource._create(members, hold_back, look_ahead, length)
+    members = _named(list(files), name_deduplicator, archive.extended_timestamps)
+    length = archive_length(
+        [(options, member.size) for member, _, options in members],
+        archive.hold_back_size,
+        archive.comment,
+    )
+    return ZipStreamResource._create(members, archive, length)

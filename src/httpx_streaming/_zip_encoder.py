@@ -389,14 +389,28 @@ class ZipEncoder:
             local header is written; a member that ends within it gets its
             sizes and CRC in the local header.
         chunk_size: Target size of the chunks built from small pieces.
+        comment: The archive's comment (checked by ``check_comment``).
     """
 
-    __slots__ = ("_central", "_member", "_member_offset", "_out", "hold_back_size", "state")
+    __slots__ = (
+        "_central",
+        "_comment",
+        "_member",
+        "_member_offset",
+        "_out",
+        "hold_back_size",
+        "state",
+    )
 
     def __init__(
-        self, *, hold_back_size: int = DEFAULT_HOLD_BACK_SIZE, chunk_size: int = OUTPUT_CHUNK_SIZE
+        self,
+        *,
+        hold_back_size: int = DEFAULT_HOLD_BACK_SIZE,
+        chunk_size: int = OUTPUT_CHUNK_SIZE,
+        comment: bytes = b"",
     ) -> None:
         self.hold_back_size = hold_back_size
+        self._comment = comment
         self.state = EncoderState.BETWEEN_MEMBERS
         self._out = Output(chunk_size)
         self._central: list[bytes] = []
@@ -482,7 +496,7 @@ class ZipEncoder:
         out = self._out
         start = out.offset
         out.write_small(self._central)
-        out.write(end_of_archive(len(self._central), start, out.offset - start))
+        out.write(end_of_archive(len(self._central), start, out.offset - start, self._comment))
         out.flush()
 
     def _expect(self, state: EncoderState, call: str) -> None:
@@ -515,7 +529,7 @@ def encode_member(
 
 
 def archive_length(
-    members: Sequence[tuple[MemberOptions, int | None]], hold_back_size: int
+    members: Sequence[tuple[MemberOptions, int | None]], hold_back_size: int, comment: bytes = b""
 ) -> int | None:
     """The exact archive length, when it is known before any data is read.
 
@@ -535,4 +549,4 @@ def archive_length(
         offset += local_header_length(entry, zip64) + size
         if descriptor:
             offset += data_descriptor_size(zip64=zip64)
-    return offset + central + len(end_of_archive(len(members), offset, central))
+    return offset + central + len(end_of_archive(len(members), offset, central, comment))

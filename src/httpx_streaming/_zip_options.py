@@ -11,11 +11,20 @@ import math
 import stat
 import time
 from datetime import datetime
+from typing import NamedTuple
 
 from ._validation import check_int, describe
 from ._zip_deflate import DEFAULT_COMPRESSION_LEVEL
 from ._zip_encoder import MAX_HOLD_BACK_SIZE
-from ._zip_records import COMPRESSION_METHOD_DEFLATE, COMPRESSION_METHOD_NONE, dos_date_time
+from ._zip_records import (
+    COMPRESSION_METHOD_DEFLATE,
+    COMPRESSION_METHOD_NONE,
+    END64_SIGNATURE,
+    END_SIGNATURE,
+    LOCATOR64_SIGNATURE,
+    MAX_COMMENT_BYTES,
+    dos_date_time,
+)
 
 _SUPPORTED_METHODS = (COMPRESSION_METHOD_NONE, COMPRESSION_METHOD_DEFLATE)
 _UNSUPPORTED_METHODS = {12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz", 98: "ppmd"}
@@ -87,6 +96,71 @@ def check_hold_back(size: object) -> int:
 def check_look_ahead(size: object) -> int:
     """The look-ahead size of an archive: bytes of members compressed ahead of their turn."""
     return check_int(size, "look_ahead_size", minimum=0, maximum=MAX_HOLD_BACK_SIZE)
+
+
+def check_flag(value: object, what: str) -> bool:
+    """*value* if it is a ``bool`` (not merely truthy: ``0`` or ``"no"`` are refused)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, got {describe(value)}")
+    return value
+
+
+# Readers find the end records by searching backwards for their signatures: a
+# comment holding one would be taken for the end of the archive.
+_END_SIGNATURES = {
+    signature.to_bytes(4, "little"): name
+    for signature, name in (
+        (END_SIGNATURE, "end of central directory"),
+        (END64_SIGNATURE, "zip64 end of central directory"),
+        (LOCATOR64_SIGNATURE, "zip64 end locator"),
+    )
+}
+
+
+def check_comment(comment: object) -> bytes:
+    """An archive comment as the bytes the archive holds: ``bytes`` as given, a ``str``
+    in UTF-8; at most 65,535 bytes, and no end record's signature inside."""
+    if isinstance(comment, str):
+        try:
+            encoded = comment.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"comment {describe(comment)} is not valid UTF-8: {exc}") from None
+    elif isinstance(comment, bytes | bytearray | memoryview):
+        encoded = bytes(comment)
+    else:
+        raise TypeError(f"comment must be bytes or a str, got {describe(comment)}")
+    if len(encoded) > MAX_COMMENT_BYTES:
+        raise ValueError(
+            f"comment is {len(encoded)} bytes; a zip comment holds at most {MAX_COMMENT_BYTES}"
+        )
+    for signature, record in _END_SIGNATURES.items():
+        if signature in encoded:
+            raise ValueError(
+                f"comment {describe(comment)} contains the signature of the {record} record "
+                f"({signature!r}), which readers would take for the end of the archive"
+            )
+    return encoded
+
+
+class ArchiveOptions(NamedTuple):
+    """What an archive was given for all its members, checked: made by ``archive_options``."""
+
+    hold_back_size: int
+    look_ahead_size: int
+    comment: bytes
+    extended_timestamps: bool
+
+
+def archive_options(
+    hold_back_size: object, look_ahead_size: object, comment: object, extended_timestamps: object
+) -> ArchiveOptions:
+    """Check the options of ``stream_zip`` and ``create_zip_stream_resource``, all at once."""
+    return ArchiveOptions(
+        check_hold_back(hold_back_size),
+        check_look_ahead(look_ahead_size),
+        check_comment(comment),
+        check_flag(extended_timestamps, "extended_timestamps"),
+    )
 
 
 def check_time(value: object) -> datetime:

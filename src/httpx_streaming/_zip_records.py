@@ -37,6 +37,7 @@ DESCRIPTOR_SIGNATURE: Final = 0x08074B50
 END_SIGNATURE: Final = 0x06054B50
 END64_SIGNATURE: Final = 0x06064B50
 LOCATOR64_SIGNATURE: Final = 0x07064B50
+MAX_COMMENT_BYTES: Final = 0xFFFF
 
 FLAG_DATA_DESCRIPTOR: Final = 0x0008
 FLAG_UTF8: Final = 0x0800
@@ -285,8 +286,11 @@ def central_header_length(
     return _CENTRAL.size + len(entry.tail) + extra
 
 
-def end_of_archive(count: int, central_offset: int, central_size: int) -> bytes:
-    """End of central directory record, preceded by the zip64 end records when needed."""
+def end_of_archive(
+    count: int, central_offset: int, central_size: int, comment: bytes = b""
+) -> bytes:
+    """End of central directory record, preceded by the zip64 end records when needed,
+    followed by the archive's *comment* (checked by ``check_comment``)."""
     records = b""
     if count >= ZIP32_MAX_MEMBERS or central_offset >= ZIP64_LIMIT or central_size >= ZIP64_LIMIT:
         end64_offset = central_offset + central_size
@@ -302,13 +306,17 @@ def end_of_archive(count: int, central_offset: int, central_size: int) -> bytes:
             central_size,
             central_offset,
         ) + _LOCATOR64.pack(LOCATOR64_SIGNATURE, 0, end64_offset, 1)
-    return records + _END.pack(
-        END_SIGNATURE,
-        0,
-        0,
-        min(count, ZIP32_MAX_MEMBERS),
-        min(count, ZIP32_MAX_MEMBERS),
-        min(central_size, ZIP64_LIMIT),
-        min(central_offset, ZIP64_LIMIT),
-        0,
+    return (
+        records
+        + _END.pack(
+            END_SIGNATURE,
+            0,
+            0,
+            min(count, ZIP32_MAX_MEMBERS),
+            min(count, ZIP32_MAX_MEMBERS),
+            min(central_size, ZIP64_LIMIT),
+            min(central_offset, ZIP64_LIMIT),
+            len(comment),
+        )
+        + comment
     )

@@ -48,9 +48,10 @@ def encode(
     *,
     hold_back_size: int = 1000,
     learn: dict[int, int] | None = None,
+    comment: bytes = b"",
 ) -> bytes:
     """Run the encoder over (options, declared size, chunks) members."""
-    encoder = ZipEncoder(hold_back_size=hold_back_size)
+    encoder = ZipEncoder(hold_back_size=hold_back_size, comment=comment)
     out: list[bytes] = []
     for index, (member_options, size, chunks) in enumerate(members):
         encoder.begin(member_options, size)
