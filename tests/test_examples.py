@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import os
 import re
 import shlex
 import tempfile
@@ -30,6 +31,7 @@ import respx
 from cli_runner import assert_one_error_line, run, run_module
 from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
 from multipart_parsers import Part, parse_email, parse_python_multipart
+from zip_readers import unzip_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "docs"
@@ -366,6 +368,24 @@ async def check_zip_comment_and_timestamps(server: LoopbackServer) -> None:
     assert extras["notes.txt"].startswith(b"UT")  # the extended timestamp field, 0x5455
 
 
+async def check_zip_symlinks(server: LoopbackServer) -> None:
+    assert await load("zip_symlinks").main(server.url) == 200
+    (received,) = server.recorder.on("/upload/links")
+    assert received.body is not None
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "links.zip"
+        archive.write_bytes(received.body)
+        root = Path(folder) / "out"
+        root.mkdir()
+        unzip = await anyio.run_process(
+            [unzip_tool(), "-qq", str(archive), "-d", str(root)], check=False
+        )
+        assert unzip.returncode == 0, unzip.stderr
+        assert os.readlink(root / "lib/tool") == "tool-1.2"
+        assert os.readlink(root / "bin/tool") == "../lib/tool"
+        assert (root / "bin/tool").read_bytes() == b"#!/bin/sh\necho tool\n"
+
+
 async def check_zip_write_file(server: LoopbackServer) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "downloads.zip"
@@ -528,6 +548,7 @@ CHECKS = {
     "zip_upload": check_zip_upload,
     "zip_write_file": check_zip_write_file,
     "zip_comment_and_timestamps": check_zip_comment_and_timestamps,
+    "zip_symlinks": check_zip_symlinks,
     "zip_two_responses": check_zip_two_responses,
     "zip_names_default": check_zip_names_default,
     "zip_names_tilde": check_zip_names_tilde,

@@ -56,6 +56,7 @@ from ._zip_lookahead import (
 from ._zip_names import (
     NameDeduplicator,
     check_deduplicator,
+    check_link_target,
     deduplicate_all,
     deduplicated,
     name_deduplicator_default,
@@ -76,7 +77,7 @@ from ._zip_options import (
     now,
     time_fields,
 )
-from ._zip_records import COMPRESSION_METHOD_DEFLATE, COMPRESSION_METHOD_NONE, Entry
+from ._zip_records import COMPRESSION_METHOD_DEFLATE, COMPRESSION_METHOD_NONE, S_IFLNK, Entry
 
 __all__ = [
     "COMPRESSION_METHOD_DEFLATE",
@@ -115,7 +116,11 @@ class ZipStreamFile:
             use python-isal when it is installed.
         mode: Unix permission bits (default ``0o644``, folders ``0o755``); a
             full ``st_mode`` of a regular file (a folder for folders) is
-            accepted too.
+            accepted too. A mode with ``stat.S_IFLNK`` (``stat.S_IFLNK |
+            0o777``) makes the member a symbolic link whose target is
+            *stream*: a ``str`` or bytes path, relative, that stays inside the
+            archive judged from the link's folder (``bin/tool`` may point to
+            ``../lib/tool``; ``/etc`` or ``../x`` from the root are refused).
         size: The data's length, when the source does not declare it; lets a
             stored member's size go into its local header and the archive's
             ``Content-Length`` be known.
@@ -137,6 +142,7 @@ class ZipStreamFile:
         compression_method: ``0`` (stored) or ``8`` (deflate).
         compression_level: The deflate level.
         mode: The Unix permission bits.
+        is_link: Whether the member is a symbolic link (its data, its target).
         crc32: The CRC-32 given in advance, or ``None``.
         extended_timestamps: As given: ``True``, ``False``, or ``None`` (the
             archive's choice).
@@ -152,6 +158,7 @@ class ZipStreamFile:
         "crc32",
         "extended_timestamps",
         "is_dir",
+        "is_link",
         "mode",
         "modified_at",
         "name",
@@ -174,6 +181,10 @@ class ZipStreamFile:
     ) -> None:
         self.name: str = validate_name(name)
         self.is_dir: bool = name.endswith("/")
+        self.is_link: bool
+        self.mode, self.is_link = check_mode(mode, self.is_dir)
+        if self.is_link:  # the data is the target's path: known, and checked, now
+            stream = check_link_target(name, stream)
         self.source: ByteSource
         declared: int | None
         if type(stream) is bytes:  # the common case, made cheap for many small members
@@ -191,7 +202,6 @@ class ZipStreamFile:
         else:
             self.modified_at = check_time(modified_at)
             self._times = time_fields(self.modified_at)
-        self.mode: int = check_mode(mode, self.is_dir)
         self.size: int | None = declared if size is None else check_size(size, declared)
         self.crc32: int | None = None if crc32 is None else check_crc(crc32)
         self.extended_timestamps: bool | None = (
@@ -223,6 +233,9 @@ class ZipStreamFile:
         cached = self._options
         if cached is not None and cached[0] == name and cached[1] is extended_timestamps:
             return cached[2]
+        if self.is_link and name != self.name:
+            # Renamed by a deduplicator, maybe into another folder: judged from there.
+            check_link_target(name, cast("BytesSource", self.source).data)
         dos_date, dos_time, unix_time = self._times
         entry = Entry.make(
             name,
@@ -230,7 +243,7 @@ class ZipStreamFile:
             dos_date,
             dos_time,
             unix_time if extended_timestamps else None,
-            self.mode,
+            S_IFLNK | self.mode if self.is_link else self.mode,
         )
         options = member_options(
             entry, self.compression_method, self.compression_level, self.crc32, self._crc_data

@@ -119,6 +119,66 @@ def _checked_name(name: object) -> str:
     return name
 
 
+def check_link_target(name: str, target: object) -> bytes:
+    """The target of the symbolic link called *name*, as the bytes its member holds,
+    if it stays inside the archive's root; else raise.
+
+    The target is judged from the link's own folder, as an extractor resolves
+    it: it must be relative, and its leading ``..`` segments may climb at most
+    to the root. ``..`` may only lead: after a name it would step back out of
+    whatever that name is on disk, another link perhaps, which no check of one
+    member can judge.
+
+    Raises:
+        TypeError: The target is not a ``str`` or bytes.
+        ValueError: The target is empty, not UTF-8, absolute (``/x``, ``C:x``),
+            contains a backslash or a control character, climbs above the root,
+            or has a ``..`` segment after another one.
+    """
+    if isinstance(target, str):
+        text = target
+        try:
+            data = target.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"link target {describe(target)} is not valid UTF-8: {exc}") from None
+    elif isinstance(target, bytes | bytearray | memoryview):
+        data = bytes(target)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"link target {describe(data)} is not valid UTF-8: {exc}") from None
+    else:
+        raise TypeError(
+            f"the target of symbolic link {name!r} must be a str or bytes (its path), "
+            f"got {describe(target)}"
+        )
+    link = f"symbolic link {name!r}"
+    if not text:
+        raise ValueError(f"{link} has an empty target")
+    if "\\" in text or _CONTROL.search(text):
+        raise ValueError(f"{link} has the target {text!r}, with a backslash or a control character")
+    if text.startswith("/") or (text[1:2] == ":" and _DRIVE.match(text)):
+        raise ValueError(f"{link} has the absolute target {text!r}; targets must be relative")
+    depth = name.count("/")  # the folders the link is in
+    climbing = True
+    for segment in text.split("/"):
+        if segment == "..":
+            if not climbing:
+                raise ValueError(
+                    f"{link} has the target {text!r}, with '..' after a name; write the "
+                    "target without it (only leading '..' segments are allowed)"
+                )
+            depth -= 1
+            if depth < 0:
+                raise ValueError(
+                    f"{link} has the target {text!r}, which leaves the archive's root "
+                    "from the link's folder"
+                )
+        elif segment not in ("", "."):
+            climbing = False
+    return data
+
+
 def name_deduplicator_default(
     regex_pattern: re.Pattern[str] = DEFAULT_NAME_REGEX,
     name_reconstructor: Callable[[str, int, str | None], str] = default_name_reconstructor,

@@ -58,17 +58,24 @@ def check_level(level: object) -> int:
     return check_int(level, "compression_level", minimum=0, maximum=9)
 
 
-def check_mode(mode: object, is_dir: bool) -> int:
-    """Unix permission bits; a full ``st_mode`` of the right file type is accepted too."""
+def check_mode(mode: object, is_dir: bool) -> tuple[int, bool]:
+    """Unix permission bits, and whether *mode* makes the member a symbolic link.
+
+    A full ``st_mode`` of the right file type is accepted too: a folder's for
+    folders, a regular file's or a symbolic link's (``stat.S_IFLNK``) for the
+    others. A link given no permission bits gets ``0o777``, as links have.
+    """
     if mode is None:
-        return 0o755 if is_dir else 0o644
+        return (0o755 if is_dir else 0o644), False
     mode = check_int(mode, "mode")
     kind = stat.S_IFMT(mode) if 0 <= mode <= 0o177777 else -1
-    expected = stat.S_IFDIR if is_dir else stat.S_IFREG
-    if kind not in (0, expected) or mode & ~(0o7777 | kind):
-        what = "folder" if is_dir else "regular file"
+    allowed = (0, stat.S_IFDIR) if is_dir else (0, stat.S_IFREG, stat.S_IFLNK)
+    if kind not in allowed or mode & ~(0o7777 | kind):
+        what = "folder" if is_dir else "regular file or a symbolic link (stat.S_IFLNK)"
         raise ValueError(f"mode {mode:#o} is not the permission bits of a {what}")
-    return stat.S_IMODE(mode)
+    if kind == stat.S_IFLNK:
+        return stat.S_IMODE(mode) or 0o777, True
+    return stat.S_IMODE(mode), False
 
 
 def check_size(size: object, declared: int | None) -> int | None:

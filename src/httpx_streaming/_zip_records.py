@@ -50,8 +50,10 @@ VERSION_STORED: Final = 10
 VERSION_DEFLATE_OR_DIRECTORY: Final = 20
 VERSION_ZIP64: Final = 45
 
+S_IFMT: Final = 0o170000
 S_IFREG: Final = 0o100000
 S_IFDIR: Final = 0o040000
+S_IFLNK: Final = 0o120000
 MSDOS_DIRECTORY: Final = 0x10
 
 DOS_MIN: Final = datetime(1980, 1, 1)
@@ -89,10 +91,16 @@ def extended_timestamp(unix_time: int | None) -> bytes:
 
 
 def external_attributes(mode: int, is_dir: bool) -> int:
-    """Unix mode (with file type) in the high 16 bits; the DOS folder bit for folders."""
+    """Unix mode (with file type) in the high 16 bits; the DOS folder bit for folders.
+
+    *mode* is permission bits (the file type follows *is_dir*) or a whole
+    ``st_mode``, as a symbolic link's (``S_IFLNK``) must be.
+    """
     if is_dir:
         return ((S_IFDIR | mode) << 16) | MSDOS_DIRECTORY
-    return (S_IFREG | mode) << 16
+    if not mode & S_IFMT:
+        mode |= S_IFREG
+    return mode << 16
 
 
 class Entry(NamedTuple):
