@@ -22,6 +22,7 @@ import shlex
 import tempfile
 import textwrap
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 
@@ -31,7 +32,9 @@ import respx
 from cli_runner import assert_one_error_line, run, run_module
 from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
 from multipart_parsers import Part, parse_email, parse_python_multipart
-from zip_readers import unzip_tool
+from zip_readers import epubcheck_command, unzip_tool
+
+from httpx_streaming import ZipStreamFile, create_zip_stream_resource
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "docs"
@@ -386,6 +389,38 @@ async def check_zip_symlinks(server: LoopbackServer) -> None:
         assert (root / "bin/tool").read_bytes() == b"#!/bin/sh\necho tool\n"
 
 
+async def check_zip_epub(server: LoopbackServer) -> None:
+    module = load("zip_epub")
+    with tempfile.TemporaryDirectory() as folder:
+        first, second = Path(folder) / "first.epub", Path(folder) / "second.epub"
+        assert await module.main(str(first)) == str(first)
+        assert await module.main(str(second)) == str(second)
+        assert first.read_bytes() == second.read_bytes()  # a reusable, deterministic book
+        checked = await anyio.run_process([*epubcheck_command(), str(first)], check=False)
+        report = (checked.stdout + checked.stderr).decode()
+        assert checked.returncode == 0, report
+        assert "No errors or warnings detected." in report, report
+        with zipfile.ZipFile(first) as book:
+            mimetype = book.infolist()[0]
+            assert (mimetype.filename, mimetype.compress_type, mimetype.extra) == (
+                "mimetype",
+                zipfile.ZIP_STORED,
+                b"",
+            )
+            assert book.read("OEBPS/chapter-3.xhtml").count(b"<p>") == 200
+        # The validator does look: the same book with the mimetype member's extra
+        # field left on is refused.
+        moment = datetime(2026, 12, 3, tzinfo=timezone.utc)
+        members = list(module.book(["One"], moment).members or ())
+        members[0] = ZipStreamFile("mimetype", b"application/epub+zip", modified_at=moment)
+        flawed = Path(folder) / "flawed.epub"
+        resource = create_zip_stream_resource(members)
+        flawed.write_bytes(b"".join([bytes(chunk) async for chunk in resource]))
+        refused = await anyio.run_process([*epubcheck_command(), str(flawed)], check=False)
+        assert refused.returncode != 0
+        assert b"PKG-005" in refused.stdout + refused.stderr
+
+
 async def check_zip_write_file(server: LoopbackServer) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "downloads.zip"
@@ -549,6 +584,7 @@ CHECKS = {
     "zip_write_file": check_zip_write_file,
     "zip_comment_and_timestamps": check_zip_comment_and_timestamps,
     "zip_symlinks": check_zip_symlinks,
+    "zip_epub": check_zip_epub,
     "zip_two_responses": check_zip_two_responses,
     "zip_names_default": check_zip_names_default,
     "zip_names_tilde": check_zip_names_tilde,

@@ -123,6 +123,12 @@ def _require(names: tuple[str, ...], package: str) -> str:
     return require_tool(names[0], package)
 
 
+def epubcheck_command() -> list[str]:
+    """Debian's epubcheck: an executable jar, run by java (binfmt_misc may not be set up)."""
+    jar = os.path.realpath(_require(("epubcheck",), "epubcheck"))
+    return [_require(("java",), "default-jdk-headless"), "-jar", jar]
+
+
 def unzip_tool() -> str:
     return _require(("unzip",), "unzip")
 
