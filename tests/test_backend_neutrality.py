@@ -23,6 +23,7 @@ SANS_IO = {
     "_multipart",
     "_types",
     "_validation",
+    "_zip_aes",
     "_zip_deflate",
     "_zip_encoder",
     "_zip_names",
@@ -32,8 +33,9 @@ SANS_IO = {
 }
 #: Third-party packages sans-IO modules may import: httpx and httpx2 only for the
 #: bases of SourceConsumedError (importing either imports no event loop library,
-#: checked below), isal and zlib-ng for their CRC and deflate.
-SANS_IO_THIRD_PARTY = {"httpx", "httpx2", "isal", "zlib_ng"}
+#: checked below), isal and zlib-ng for their CRC and deflate, pycryptodome (Crypto,
+#: or pycryptodomex's Cryptodome) for AES.
+SANS_IO_THIRD_PARTY = {"httpx", "httpx2", "isal", "zlib_ng", "Crypto", "Cryptodome"}
 EVENT_LOOPS = {"asyncio", "trio", "sniffio", "anyio", "httpcore"}
 
 
@@ -144,6 +146,8 @@ STDLIB = {
     "datetime",
     "enum",
     "functools",
+    "hashlib",
+    "hmac",
     "inspect",
     "json",
     "math",

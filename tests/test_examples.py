@@ -32,7 +32,7 @@ import respx
 from cli_runner import assert_one_error_line, run, run_module
 from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
 from multipart_parsers import Part, parse_email, parse_python_multipart
-from zip_readers import epubcheck_command, unzip_tool
+from zip_readers import epubcheck_command, sevenzip_tool, unzip_tool
 
 from httpx_streaming import ZipStreamFile, create_zip_stream_resource
 
@@ -421,6 +421,33 @@ async def check_zip_epub(server: LoopbackServer) -> None:
         assert b"PKG-005" in refused.stdout + refused.stderr
 
 
+async def check_zip_encrypted(server: LoopbackServer) -> None:
+    module = load("zip_encrypted")
+    assert await module.main(server.url) == 200
+    attempts = retried(server, "/flaky/encrypted", [500, 200])  # the same bytes twice
+    assert attempts[-1].body is not None
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "encrypted.zip"
+        archive.write_bytes(attempts[-1].body)
+        out = Path(folder) / "out"
+        for password, names in (
+            ("correct horse battery staple", ["example.py", "report.csv"]),
+            ("alice's own", ["for-alice.txt"]),
+        ):
+            extracted = await anyio.run_process(
+                [sevenzip_tool(), "x", f"-p{password}", f"-o{out}", str(archive), *names],
+                check=False,
+            )
+            assert extracted.returncode == 0, extracted.stdout + extracted.stderr
+        assert (out / "example.py").read_bytes() == Path(module.__file__).read_bytes()
+        assert (out / "report.csv").read_bytes() == b"month,total\njanuary,10\n" * 1000
+        assert (out / "for-alice.txt").read_bytes() == b"only for Alice\n"
+        wrong = await anyio.run_process(
+            [sevenzip_tool(), "t", "-pwrong", str(archive), "report.csv"], check=False
+        )
+        assert wrong.returncode != 0
+
+
 async def check_zip_write_file(server: LoopbackServer) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "downloads.zip"
@@ -585,6 +612,7 @@ CHECKS = {
     "zip_comment_and_timestamps": check_zip_comment_and_timestamps,
     "zip_symlinks": check_zip_symlinks,
     "zip_epub": check_zip_epub,
+    "zip_encrypted": check_zip_encrypted,
     "zip_two_responses": check_zip_two_responses,
     "zip_names_default": check_zip_names_default,
     "zip_names_tilde": check_zip_names_tilde,

@@ -2,7 +2,7 @@
 ``Content-Length`` header) predicted from names, sizes and options, held to the real
 output for every shape that changes a record's length — folders, empty and stored
 members, data descriptors, links, comments, extended timestamps on and off, zip64 end
-records, and (slow) sizes and offsets either side of 4 GiB."""
+records, encryption, and (slow) sizes and offsets either side of 4 GiB."""
 
 from __future__ import annotations
 
@@ -103,6 +103,16 @@ SHAPES: dict[str, tuple[list[ZipStreamFile] | Any, dict[str, Any]]] = {
         ],
         {},
     ),
+    "encrypted (AES-256): salt, verifier, authentication code and extra field": (
+        lambda tmp: [
+            member("bytes.bin", b"x" * 5000),
+            member("empty.txt", b""),
+            member("path.bin", tmp / "p.bin", password="its own"),
+            member("past.bin", declared(9000, b"p" * 1000)),  # no CRC needed: no descriptor
+            member("d/"),
+        ],
+        {"password": "secret", "hold_back_size": 4000},
+    ),
     "comment": (lambda tmp: [member("a.txt", b"a")], {"comment": "Räksmörgås " * 100}),
     "longest comment": (lambda tmp: [member("a.txt", b"a")], {"comment": b"c" * 0xFFFF}),
     "no extended timestamps, one member keeping it": (
@@ -163,6 +173,10 @@ BIG_SHAPES = {
     ],
     "a member past 4 GiB, no CRC: zip64 data descriptor": lambda: [
         member("past.bin", declared(ZIP64 + MiB))
+    ],
+    # Encryption adds 28 bytes: the stored size fits 32 bits, the stored data does not.
+    "an encrypted member of 4 GiB - 20 bytes": lambda: [
+        member("encrypted.bin", declared(ZIP64 - 20), password="secret")
     ],
     # Offsets: the second member's local header starts past the limit.
     "a small member after 4 GiB": lambda: [

@@ -7,6 +7,7 @@ into members and moves chunks between their sources and the encoder.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -38,6 +39,7 @@ from ._resource import ResourceStream, SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, Chunk, NoPublicConstructor
 from ._validation import check_chunk, describe, is_reusable, source_length
+from ._zip_aes import SALT_SIZE, check_password, derive_keys
 from ._zip_deflate import crc32 as compute_crc32
 from ._zip_encoder import (
     DEFAULT_HOLD_BACK_SIZE,
@@ -132,6 +134,11 @@ class ZipStreamFile:
             extractors restore; ``None`` (the default) follows the archive's
             ``extended_timestamps``. Formats that want no extra field at all
             (EPUB's ``mimetype``, OpenDocument) turn it off.
+        password: Encrypt the member with WinZip AES-256 (AE-2) under this
+            password (a ``str``, in UTF-8, or bytes), whatever the archive's
+            ``password``; ``None`` (the default) follows the archive. Needs the
+            ``aes`` extra (``cryptography``). Folders and links have no data
+            to encrypt.
 
     Attributes:
         name: The name as given (the archive may write a deduplicated one).
@@ -152,6 +159,7 @@ class ZipStreamFile:
         "_crc_data",
         "_one_shot",
         "_options",
+        "_password",
         "_times",
         "compression_level",
         "compression_method",
@@ -178,6 +186,7 @@ class ZipStreamFile:
         size: int | None = None,
         crc32: int | None = None,
         extended_timestamps: bool | None = None,
+        password: str | bytes | None = None,
     ) -> None:
         self.name: str = validate_name(name)
         self.is_dir: bool = name.endswith("/")
@@ -209,6 +218,14 @@ class ZipStreamFile:
             if extended_timestamps is None
             else check_flag(extended_timestamps, "extended_timestamps")
         )
+        self._password: bytes | None = None
+        if password is not None:
+            if self.is_dir or self.is_link:
+                kind = "folder" if self.is_dir else "symbolic link"
+                raise ValueError(
+                    f"{kind} {name!r} has no data to encrypt: give password= to files only"
+                )
+            self._password = check_password(password)
         if self.is_dir and self.size != 0:
             raise ValueError(
                 f"folder {name!r} cannot have data; got {describe(stream)} (pass no stream, or b'')"
@@ -263,7 +280,7 @@ def _check_member(value: object) -> ZipStreamFile:
 
 
 def _named(
-    files: Sequence[object], name_deduplicator: object, extended_timestamps: bool
+    files: Sequence[object], name_deduplicator: object, archive: ArchiveOptions
 ) -> tuple[_Named, ...]:
     members = [_check_member(value) for value in files]
     one_shot = OneShotValues()
@@ -274,9 +291,20 @@ def _named(
                 one_shot.claim(value, "zip member", member.name)
     names = deduplicate_all(name_deduplicator, [member.name for member in members])
     return tuple(
-        (member, name, member._encoder_options(name, extended_timestamps))
+        (member, name, _planned_options(member, name, archive))
         for member, name in zip(members, names, strict=True)
     )
+
+
+def _planned_options(member: ZipStreamFile, name: str, archive: ArchiveOptions) -> MemberOptions:
+    """The encoder's view of *member* in one archive. An encrypted member gets its salt
+    here, once per archive: every pass of it is the same bytes, while no two members,
+    archives or calls share a key stream."""
+    options = member._encoder_options(name, archive.extended_timestamps)
+    password = member._password or archive.password
+    if password is None or member.is_dir or member.is_link:
+        return options
+    return options._replace(encryption=derive_keys(password, secrets.token_bytes(SALT_SIZE)))
 
 
 # A member, its name in the archive (after deduplication) and the encoder's view
@@ -496,26 +524,26 @@ async def _close_unstarted(members: Sequence[_Named]) -> None:
 
 
 def _named_one(
-    member: ZipStreamFile, deduplicator: NameDeduplicator | None, extended_timestamps: bool
+    member: ZipStreamFile, deduplicator: NameDeduplicator | None, archive: ArchiveOptions
 ) -> _Named:
     name = deduplicated(deduplicator, member.name)
-    return member, name, member._encoder_options(name, extended_timestamps)
+    return member, name, _planned_options(member, name, archive)
 
 
 async def _lazy_members(
     files: Iterable[object] | AsyncIterable[object],
     name_deduplicator: object,
-    extended_timestamps: bool,
+    archive: ArchiveOptions,
 ) -> AsyncIterator[_Named]:
     deduplicator = start_deduplicator(name_deduplicator)
     if not isinstance(files, AsyncIterable):
         for value in files:
-            yield _named_one(_check_member(value), deduplicator, extended_timestamps)
+            yield _named_one(_check_member(value), deduplicator, archive)
         return
     iterator = files.__aiter__()
     try:
         async for value in iterator:
-            yield _named_one(_check_member(value), deduplicator, extended_timestamps)
+            yield _named_one(_check_member(value), deduplicator, archive)
     except BaseException as error:
         await close_pass(iterator, error)
         raise
@@ -529,6 +557,7 @@ def stream_zip(
     look_ahead_size: int = DEFAULT_LOOK_AHEAD_SIZE,
     comment: BytesLike | str = b"",
     extended_timestamps: bool = True,
+    password: str | bytes | None = None,
 ) -> AsyncGenerator[Chunk, None]:
     """Stream a zip archive of *files*: an async generator of the archive's bytes.
 
@@ -564,6 +593,10 @@ def stream_zip(
         extended_timestamps: Whether members carry the extended timestamp
             field (their modification time in UTC, which extractors restore)
             unless a member says otherwise (default ``True``).
+        password: Encrypt every file with WinZip AES-256 (AE-2) under this
+            password (``str`` in UTF-8, or bytes), unless a member gives its
+            own. Each encrypted member gets its own random salt when the
+            archive is made. Needs the ``aes`` extra (``cryptography``).
 
     Returns:
         A one-shot async generator of the archive's bytes: it can be iterated
@@ -572,15 +605,17 @@ def stream_zip(
         for a reusable body.
     """
     check_deduplicator(name_deduplicator)
-    archive = archive_options(hold_back_size, look_ahead_size, comment, extended_timestamps)
+    archive = archive_options(
+        hold_back_size, look_ahead_size, comment, extended_timestamps, password
+    )
     if isinstance(files, list | tuple):
-        named = _named(files, name_deduplicator, archive.extended_timestamps)
+        named = _named(files, name_deduplicator, archive)
         _refuse_consumed(named)
         return _archive(named, archive)
     if isinstance(files, AsyncIterable | Iterable) and not isinstance(
         files, str | bytes | bytearray | memoryview
     ):
-        lazy = _lazy_members(files, name_deduplicator, archive.extended_timestamps)
+        lazy = _lazy_members(files, name_deduplicator, archive)
         return _archive(lazy, archive)
     raise TypeError(
         f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
@@ -729,6 +764,7 @@ def create_zip_stream_resource(
     look_ahead_size: int = DEFAULT_LOOK_AHEAD_SIZE,
     comment: BytesLike | str = b"",
     extended_timestamps: bool = True,
+    password: str | bytes | None = None,
 ) -> ZipStreamResource:
     """A reusable zip archive body of *files*, to pass as httpx's ``content=``.
 
@@ -760,17 +796,21 @@ def create_zip_stream_resource(
             synchronous face, ``sync()``, always compresses in turn).
         comment: As for [stream_zip][httpx_streaming.stream_zip].
         extended_timestamps: As for [stream_zip][httpx_streaming.stream_zip].
+        password: As for [stream_zip][httpx_streaming.stream_zip]; the salts
+            are chosen now, so every pass of the resource is byte-identical.
     """
     check_deduplicator(name_deduplicator)
-    archive = archive_options(hold_back_size, look_ahead_size, comment, extended_timestamps)
+    archive = archive_options(
+        hold_back_size, look_ahead_size, comment, extended_timestamps, password
+    )
     if isinstance(files, AsyncIterable):
-        lazy = _LazyMembers(_lazy_members(files, name_deduplicator, archive.extended_timestamps))
+        lazy = _LazyMembers(_lazy_members(files, name_deduplicator, archive))
         return ZipStreamResource._create(lazy, archive, None)
     if not isinstance(files, Iterable) or isinstance(files, str | bytes | bytearray | memoryview):
         raise TypeError(
             f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
         )
-    members = _named(list(files), name_deduplicator, archive.extended_timestamps)
+    members = _named(list(files), name_deduplicator, archive)
     length = archive_length(
         [(options, member.size) for member, _, options in members],
         archive.hold_back_size,

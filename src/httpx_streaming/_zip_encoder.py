@@ -33,6 +33,7 @@ from typing import Final, NamedTuple
 
 from ._errors import check_length
 from ._types import BytesLike
+from ._zip_aes import AES_OVERHEAD, AesKeys, MemberEncryptor
 from ._zip_deflate import (
     DEFAULT_COMPRESSION_LEVEL,
     PROBE_SIZE,
@@ -69,9 +70,11 @@ class MemberOptions(NamedTuple):
     method: int = COMPRESSION_METHOD_NONE
     level: int = DEFAULT_COMPRESSION_LEVEL
     crc32: int | None = None
-    # The immutable bytes that ``crc32`` was computed over by ``member_options``:
-    # ``add`` of these very bytes need not compute it again.
+    # The immutable bytes that ``crc32`` was computed over: ``add`` of these very
+    # bytes need not compute it again.
     crc_data: bytes | None = None
+    # Keys of a member encrypted with WinZip AES (AE-2): no CRC is written then.
+    encryption: AesKeys | None = None
 
 
 def member_options(
@@ -83,17 +86,15 @@ def member_options(
 ) -> MemberOptions:
     """The options of a member; folders are stored and have no data to check a CRC of.
 
-    With *data*, the member's bytes when they are all in memory, the CRC is
-    computed here (and a given *crc* checked against it), once for every pass.
+    With *data*, the member's immutable bytes when they are all in memory, *crc*
+    is their CRC when the caller computed (and checked) it, else computed here:
+    once for every pass.
     """
     if entry.is_dir:
         return MemberOptions(entry, COMPRESSION_METHOD_NONE, level, None)
     if type(data) is not bytes:
         return MemberOptions(entry, method, level, crc)
-    computed = crc32(data)
-    if crc is not None:
-        check_given_crc(crc, computed, entry)
-    return MemberOptions(entry, method, level, computed, data)
+    return MemberOptions(entry, method, level, crc32(data) if crc is None else crc, data)
 
 
 def check_given_crc(given: int | None, computed: int, member: Entry | str) -> int:
@@ -107,9 +108,13 @@ def check_given_crc(given: int | None, computed: int, member: Entry | str) -> in
     return computed
 
 
-def stored_layout(size: int, crc_known: bool, hold_back_size: int) -> tuple[bool, bool]:
-    """``(data_descriptor, zip64)`` of a stored member of known *size*."""
-    return (not crc_known and size > hold_back_size), size >= ZIP64_LIMIT
+def stored_layout(
+    size: int, crc_known: bool, hold_back_size: int, encrypted: bool = False
+) -> tuple[bool, bool]:
+    """``(data_descriptor, zip64)`` of a stored member of known *size*; an encrypted
+    one needs no CRC (AE-2 writes none) and is longer by the encryption's overhead."""
+    descriptor = not (crc_known or encrypted) and size > hold_back_size
+    return descriptor, size + (AES_OVERHEAD if encrypted else 0) >= ZIP64_LIMIT
 
 
 def _member_label(entry: Entry) -> str:
@@ -135,6 +140,7 @@ class WrittenMember(NamedTuple):
     size: int
     data_descriptor: bool
     zip64: bool
+    encrypted: bool = False
 
     def central_record(self, offset: int) -> bytes:
         """The member's central directory record, its local header at *offset*."""
@@ -147,6 +153,7 @@ class WrittenMember(NamedTuple):
             offset,
             self.data_descriptor,
             self.zip64,
+            self.encrypted,
         )
 
 
@@ -167,12 +174,23 @@ def write_complete(
         if packed is not None:
             method = COMPRESSION_METHOD_DEFLATE
             data, compressed_size = packed
-    zip64 = size >= ZIP64_LIMIT
     entry = options.entry
-    out.write(local_file_header(entry, method, crc, compressed_size, size, False, zip64))
+    keys = options.encryption
+    if keys is None:
+        zip64 = size >= ZIP64_LIMIT
+        out.write(local_file_header(entry, method, crc, compressed_size, size, False, zip64))
+        for piece in data:
+            out.write(piece)
+        return WrittenMember(entry, method, crc, compressed_size, size, False, zip64)
+    encryptor = MemberEncryptor(keys)
+    compressed_size += AES_OVERHEAD
+    zip64 = size >= ZIP64_LIMIT or compressed_size >= ZIP64_LIMIT
+    out.write(local_file_header(entry, method, 0, compressed_size, size, False, zip64, True))
+    out.write(encryptor.start())
     for piece in data:
-        out.write(piece)
-    return WrittenMember(entry, method, crc, compressed_size, size, False, zip64)
+        out.write(encryptor.encrypt(piece))
+    out.write(encryptor.finish())
+    return WrittenMember(entry, method, 0, compressed_size, size, False, zip64, True)
 
 
 class _Header(NamedTuple):
@@ -196,6 +214,7 @@ class MemberWriter:
         "_crc",
         "_declared",
         "_deflater",
+        "_encryptor",
         "_header",
         "_held",
         "_held_size",
@@ -219,6 +238,7 @@ class MemberWriter:
         self._hold_limit = 0
         self._crc = 0
         self._deflater: Deflater | None = None
+        self._encryptor: MemberEncryptor | None = None  # made with the header
         self._header: _Header | None = None  # None while the data is held back
 
     def start(self) -> None:
@@ -290,21 +310,28 @@ class MemberWriter:
             if self._held_size > self._hold_limit:
                 self._start_streaming()
 
-    def _write_header(
-        self, header: _Header, crc: int, size: int, compressed_size: int | None = None
-    ) -> None:
+    def _write_header(self, header: _Header, crc: int, size: int) -> None:
         self._header = header
+        keys = self.options.encryption
         self._out.write(
             local_file_header(
                 self.options.entry,
                 header.method,
-                crc,
-                size if compressed_size is None else compressed_size,
+                0 if keys else crc,
+                size + AES_OVERHEAD if keys else size,
                 size,
-                data_descriptor=header.data_descriptor,
-                zip64=header.zip64,
+                header.data_descriptor,
+                header.zip64,
+                keys is not None,
             )
         )
+        if keys is not None:
+            self._encryptor = MemberEncryptor(keys)
+            self._out.write(self._encryptor.start())
+
+    def _emit(self, piece: BytesLike) -> None:
+        encryptor = self._encryptor
+        self._out.write(piece if encryptor is None else encryptor.encrypt(piece))
 
     def _start_streaming(self) -> None:
         options, size = self.options, self._declared
@@ -313,16 +340,19 @@ class MemberWriter:
             if size is None:
                 self._write_header(_Header(COMPRESSION_METHOD_NONE, True, True), 0, 0)
             else:
-                descriptor, zip64 = stored_layout(size, options.crc32 is not None, -1)
+                descriptor, zip64 = stored_layout(
+                    size, options.crc32 is not None, -1, options.encryption is not None
+                )
                 header = _Header(COMPRESSION_METHOD_NONE, descriptor, zip64)
                 self._write_header(header, options.crc32 or 0, size)
             for chunk in held:
                 self._crc = crc32(chunk, self._crc)
-                self._out.write(chunk)
+                self._emit(chunk)
             return
         sample = head(held, PROBE_SIZE)
         self._deflater = Deflater(options.level, incompressible=looks_incompressible(sample))
-        zip64 = size is None or deflate_bound(size) >= ZIP64_LIMIT
+        overhead = AES_OVERHEAD if options.encryption is not None else 0
+        zip64 = size is None or deflate_bound(size) + overhead >= ZIP64_LIMIT
         self._write_header(_Header(COMPRESSION_METHOD_DEFLATE, True, zip64), 0, 0)
         for chunk in held:
             self._stream(chunk)
@@ -330,10 +360,10 @@ class MemberWriter:
     def _stream(self, chunk: BytesLike) -> None:
         self._crc = crc32(chunk, self._crc)
         if self._deflater is None:
-            self._out.write(chunk)
+            self._emit(chunk)
         else:
             for piece in self._deflater.compress(chunk):
-                self._out.write(piece)
+                self._emit(piece)
 
     def _end_stream(self) -> WrittenMember:
         header = self._header
@@ -342,10 +372,15 @@ class MemberWriter:
         compressed_size = size
         if self._deflater is not None:
             for piece in self._deflater.flush():
-                self._out.write(piece)
+                self._emit(piece)
             compressed_size = self._deflater.compressed_size
         if not self.options.entry.is_dir:
             check_given_crc(self.options.crc32, crc, self.options.entry)
+        encryptor = self._encryptor
+        if encryptor is not None:
+            self._out.write(encryptor.finish())
+            compressed_size += AES_OVERHEAD
+            crc = 0  # AE-2: the authentication code checks the data instead
         if header.data_descriptor:
             if not header.zip64 and (compressed_size >= ZIP64_LIMIT or size >= ZIP64_LIMIT):
                 # Unreachable by the bounds above; never write a lying archive.
@@ -359,6 +394,7 @@ class MemberWriter:
             size,
             header.data_descriptor,
             header.zip64,
+            encryptor is not None,
         )
 
 
@@ -544,9 +580,13 @@ def archive_length(
             size = 0
         if size is None or (options.method != COMPRESSION_METHOD_NONE and size != 0):
             return None
-        descriptor, zip64 = stored_layout(size, options.crc32 is not None, hold_back_size)
-        central += central_header_length(entry, size, size, offset)
-        offset += local_header_length(entry, zip64) + size
+        encrypted = options.encryption is not None
+        descriptor, zip64 = stored_layout(
+            size, options.crc32 is not None, hold_back_size, encrypted
+        )
+        stored = size + AES_OVERHEAD if encrypted else size
+        central += central_header_length(entry, stored, size, offset, encrypted)
+        offset += local_header_length(entry, zip64, encrypted) + stored
         if descriptor:
             offset += data_descriptor_size(zip64=zip64)
     return offset + central + len(end_of_archive(len(members), offset, central, comment))

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from ._validation import check_int, describe
+from ._zip_aes import check_password
 from ._zip_deflate import DEFAULT_COMPRESSION_LEVEL
 from ._zip_encoder import MAX_HOLD_BACK_SIZE
 from ._zip_records import (
@@ -156,10 +157,15 @@ class ArchiveOptions(NamedTuple):
     look_ahead_size: int
     comment: bytes
     extended_timestamps: bool
+    password: bytes | None  # for every regular file that does not say otherwise
 
 
 def archive_options(
-    hold_back_size: object, look_ahead_size: object, comment: object, extended_timestamps: object
+    hold_back_size: object,
+    look_ahead_size: object,
+    comment: object,
+    extended_timestamps: object,
+    password: object,
 ) -> ArchiveOptions:
     """Check the options of ``stream_zip`` and ``create_zip_stream_resource``, all at once."""
     return ArchiveOptions(
@@ -167,6 +173,7 @@ def archive_options(
         check_look_ahead(look_ahead_size),
         check_comment(comment),
         check_flag(extended_timestamps, "extended_timestamps"),
+        None if password is None else check_password(password),
     )
 
 

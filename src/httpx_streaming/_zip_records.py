@@ -14,6 +14,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Final, NamedTuple
 
+from ._zip_aes import AES_EXTRA_SIZE, AES_METHOD, aes_extra
+
 COMPRESSION_METHOD_NONE: Final = 0
 COMPRESSION_METHOD_DEFLATE: Final = 8
 
@@ -39,6 +41,7 @@ END64_SIGNATURE: Final = 0x06064B50
 LOCATOR64_SIGNATURE: Final = 0x07064B50
 MAX_COMMENT_BYTES: Final = 0xFFFF
 
+FLAG_ENCRYPTED: Final = 0x0001
 FLAG_DATA_DESCRIPTOR: Final = 0x0008
 FLAG_UTF8: Final = 0x0800
 
@@ -49,6 +52,7 @@ VERSION_MADE_BY: Final = (3 << 8) | 63  # unix, APPNOTE 6.3
 VERSION_STORED: Final = 10
 VERSION_DEFLATE_OR_DIRECTORY: Final = 20
 VERSION_ZIP64: Final = 45
+VERSION_AES: Final = 51  # what WinZip's AE-2 members say they need
 
 S_IFMT: Final = 0o170000
 S_IFREG: Final = 0o100000
@@ -156,13 +160,16 @@ def local_file_header(
     uncompressed_size: int,
     data_descriptor: bool = False,
     zip64: bool = False,
+    encrypted: bool = False,
 ) -> bytes:
     """A local file header.
 
     With ``data_descriptor`` the CRC and sizes are written as zero (flag bit 3).
     With ``zip64`` the 32-bit size fields hold 0xFFFFFFFF and a zip64 extra
     field holds both sizes (zero with a data descriptor), which also tells
-    streaming readers that the descriptor's sizes are 8 bytes each.
+    streaming readers that the descriptor's sizes are 8 bytes each. An
+    ``encrypted`` member (WinZip AES) says method 99 and keeps *method* in its
+    AES extra field; its sizes include the encryption's overhead.
     """
     flags = FLAG_UTF8
     if data_descriptor:
@@ -174,13 +181,10 @@ def local_file_header(
         compressed_size = uncompressed_size = ZIP64_LIMIT
     elif compressed_size >= ZIP64_LIMIT or uncompressed_size >= ZIP64_LIMIT:
         raise ValueError("sizes of 4 GiB or more need zip64")
-    version = (
-        VERSION_ZIP64
-        if zip64
-        else VERSION_DEFLATE_OR_DIRECTORY
-        if method == COMPRESSION_METHOD_DEFLATE or entry.is_dir
-        else VERSION_STORED
-    )
+    version = _version(method, entry.is_dir, zip64)
+    if encrypted:
+        tail += aes_extra(method)
+        method, version, flags = AES_METHOD, VERSION_AES, flags | FLAG_ENCRYPTED
     name_length = len(entry.name)
     return (
         _LOCAL.pack(
@@ -200,9 +204,24 @@ def local_file_header(
     )
 
 
-def local_header_length(entry: Entry, zip64: bool) -> int:
-    """``len(local_file_header(entry, ..., zip64=zip64))``, without building it."""
-    return _LOCAL.size + len(entry.tail) + (_ZIP64_EXTRA_2 if zip64 else 0)
+def local_header_length(entry: Entry, zip64: bool, encrypted: bool = False) -> int:
+    """``len(local_file_header(entry, ..., zip64=zip64, encrypted=encrypted))``, without
+    building it."""
+    return (
+        _LOCAL.size
+        + len(entry.tail)
+        + (_ZIP64_EXTRA_2 if zip64 else 0)
+        + (AES_EXTRA_SIZE if encrypted else 0)
+    )
+
+
+def _version(method: int, is_dir: bool, zip64: bool) -> int:
+    """The version needed to extract a member (APPNOTE 4.4.3)."""
+    if zip64:
+        return VERSION_ZIP64
+    if method == COMPRESSION_METHOD_DEFLATE or is_dir:
+        return VERSION_DEFLATE_OR_DIRECTORY
+    return VERSION_STORED
 
 
 def data_descriptor(
@@ -230,8 +249,10 @@ def central_directory_header(
     offset: int,
     data_descriptor: bool = False,
     local_zip64: bool = False,
+    encrypted: bool = False,
 ) -> bytes:
-    """A central directory header; zip64 extra only for the values that need it."""
+    """A central directory header; zip64 extra only for the values that need it, the AES
+    extra field when ``encrypted`` (as in ``local_file_header``)."""
     flags = FLAG_UTF8 | FLAG_DATA_DESCRIPTOR if data_descriptor else FLAG_UTF8
     tail = entry.tail
     zip64 = local_zip64
@@ -248,13 +269,10 @@ def central_directory_header(
             offset = ZIP64_LIMIT
         tail += _zip64_extra(values)
         zip64 = True
-    version = (
-        VERSION_ZIP64
-        if zip64
-        else VERSION_DEFLATE_OR_DIRECTORY
-        if method == COMPRESSION_METHOD_DEFLATE or entry.is_dir
-        else VERSION_STORED
-    )
+    version = _version(method, entry.is_dir, zip64)
+    if encrypted:
+        tail += aes_extra(method)
+        method, version, flags = AES_METHOD, VERSION_AES, flags | FLAG_ENCRYPTED
     name_length = len(entry.name)
     return (
         _CENTRAL.pack(
@@ -281,7 +299,7 @@ def central_directory_header(
 
 
 def central_header_length(
-    entry: Entry, compressed_size: int, uncompressed_size: int, offset: int
+    entry: Entry, compressed_size: int, uncompressed_size: int, offset: int, encrypted: bool = False
 ) -> int:
     """``len(central_directory_header(entry, ...))`` for these sizes and *offset*,
     without building it: a zip64 extra holds each value that needs 64 bits."""
@@ -291,7 +309,7 @@ def central_header_length(
         + (offset >= ZIP64_LIMIT)
     )
     extra = _EXTRA_HEADER.size + 8 * wide if wide else 0
-    return _CENTRAL.size + len(entry.tail) + extra
+    return _CENTRAL.size + len(entry.tail) + extra + (AES_EXTRA_SIZE if encrypted else 0)
 
 
 def end_of_archive(
