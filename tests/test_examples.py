@@ -32,7 +32,7 @@ import respx
 from cli_runner import assert_one_error_line, run, run_module
 from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
 from multipart_parsers import Part, parse_email, parse_python_multipart
-from zip_readers import epubcheck_command, sevenzip_tool, unzip_tool
+from zip_readers import epubcheck_command, libreoffice_tool, sevenzip_tool, unzip_tool
 
 from httpx_streaming import ZipStreamFile, create_zip_stream_resource
 
@@ -448,6 +448,40 @@ async def check_zip_encrypted(server: LoopbackServer) -> None:
         assert wrong.returncode != 0
 
 
+async def check_zip_odt(server: LoopbackServer) -> None:
+    module = load("zip_odt")
+    with tempfile.TemporaryDirectory() as folder:
+        document = Path(folder) / "report.odt"
+        assert await module.main(str(document)) == str(document)
+        with zipfile.ZipFile(document) as read:
+            first = read.infolist()[0]
+            assert (first.filename, first.compress_type, first.extra) == (
+                "mimetype",
+                zipfile.ZIP_STORED,
+                b"",
+            )
+        # LibreOffice opens it: converted to plain text, it holds the heading and
+        # every row the generator rendered. (A profile of its own in the temporary
+        # folder: no state shared with other runs.)
+        converted = await anyio.run_process(
+            [
+                libreoffice_tool(),
+                f"-env:UserInstallation={Path(folder, 'profile').as_uri()}",
+                "--headless",
+                "--convert-to",
+                "txt:Text",
+                "--outdir",
+                folder,
+                str(document),
+            ],
+            check=False,
+        )
+        assert converted.returncode == 0, converted.stdout + converted.stderr
+        lines = Path(folder, "report.txt").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "Monthly report"
+    assert lines[1:] == [f"Row {row}: {row * row} units" for row in range(1, 501)]
+
+
 async def check_zip_write_file(server: LoopbackServer) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "downloads.zip"
@@ -612,6 +646,7 @@ CHECKS = {
     "zip_comment_and_timestamps": check_zip_comment_and_timestamps,
     "zip_symlinks": check_zip_symlinks,
     "zip_epub": check_zip_epub,
+    "zip_odt": check_zip_odt,
     "zip_encrypted": check_zip_encrypted,
     "zip_two_responses": check_zip_two_responses,
     "zip_names_default": check_zip_names_default,

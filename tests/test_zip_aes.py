@@ -181,6 +181,9 @@ async def test_readers_without_aes_refuse_the_encrypted_members(
         with pytest.raises(NotImplementedError, match="compression method"):
             read.read("small.txt", pwd=PASSWORD.encode())
         assert read.read("folder/") == b""
+    # Java's ZipInputStream refuses encrypted entries outright.
+    with pytest.raises(zip_readers.ReaderFailed, match="encrypted ZIP entry not supported"):
+        zip_readers.READERS["java-zipinputstream"].read(path)
 
 
 # --- salts, passes and faces ---------------------------------------------------------------

@@ -129,6 +129,11 @@ def epubcheck_command() -> list[str]:
     return [_require(("java",), "default-jdk-headless"), "-jar", jar]
 
 
+def libreoffice_tool() -> str:
+    """LibreOffice, headless: what the OpenDocument recipe is opened with."""
+    return _require(("soffice", "libreoffice"), "libreoffice-writer-nogui")
+
+
 def unzip_tool() -> str:
     return _require(("unzip",), "unzip")
 
