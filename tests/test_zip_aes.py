@@ -124,23 +124,24 @@ async def test_stream_unzip_reads_and_refuses(archive: tuple[Path, dict[str, byt
 
 
 @pytest.mark.parametrize("password", [PASSWORD, "its own"])
-async def test_7z_and_bsdtar_read_with_the_right_password(
+async def test_7z_and_bsdtar_file_and_pipe_read_with_the_right_password(
     archive: tuple[Path, dict[str, bytes]], password: str, tmp_path: Path
 ) -> None:
     path, contents = archive
     expected = expected_for(password, contents)
-    for tool in ("7z", "bsdtar"):
+    names = list(expected)
+    for tool in ("7z", "bsdtar", "bsdtar-pipe"):
         out = tmp_path / f"out-{tool}-{len(password)}"
         out.mkdir()
-        names = list(expected)
+        # bsdtar-pipe reads local headers only, as the archive streams.
+        source = "-" if tool == "bsdtar-pipe" else str(path)
         if tool == "7z":
-            command = [zip_readers.sevenzip_tool(), "x", f"-p{password}", f"-o{out}", str(path)]
+            command = [zip_readers.sevenzip_tool(), "x", f"-p{password}", f"-o{out}", source]
         else:
-            command = [zip_readers.bsdtar_tool(), "--passphrase", password, "-xf", str(path)]
-            command += ["-C", str(out), *names]
-        if tool == "7z":
-            command += names
-        result = zip_readers._run(tool, command)
+            command = [zip_readers.bsdtar_tool(), "--passphrase", password, "-xf", source]
+            command += ["-C", str(out)]
+        stdin_path = path if tool == "bsdtar-pipe" else None
+        result = zip_readers._run(tool, [*command, *names], stdin_path=stdin_path)
         assert result.returncode == 0, zip_readers._output(result)
         assert {name: (out / name).read_bytes() for name in names} == expected, tool
 
