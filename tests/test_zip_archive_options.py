@@ -7,7 +7,8 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
-from collections.abc import AsyncGenerator, AsyncIterator
+import zlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import zip_readers
 
 from httpx_streaming import (
     COMPRESSION_METHOD_DEFLATE,
+    SyncResourceStream,
     ZipStreamFile,
     create_zip_stream_resource,
     stream_zip,
@@ -211,3 +213,46 @@ async def test_nothing_is_read_before_a_bad_option_is_refused() -> None:
         stream_zip(files, comment="x" * 70000)
     assert not started
     await generator.aclose()
+
+
+# --- a signature spelled across the end record ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        b"\x05\x06" + b"c" * (0x4B50 - 2),  # its length is b"PK": with the comment, PK\x05\x06
+        b"K\x05\x06" + b"c" * (0x5000 - 3),  # its length ends in b"P"
+    ],
+    ids=["length-is-PK", "length-ends-in-P"],
+)
+def test_a_signature_across_the_comment_length_is_refused(comment: bytes) -> None:
+    with pytest.raises(ValueError, match="across its length field"):
+        create_zip_stream_resource([ZipStreamFile("a.txt", b"a")], comment=comment)
+
+
+def test_a_signature_in_the_central_directory_offset_stops_the_archive() -> None:
+    # The central directory starts at 0x06054B50, which the end record writes as
+    # b"PK\x05\x06": with a comment, readers searching backwards would stop there.
+    header = 30 + len("x") + 9  # the local header, with the extended timestamp
+    size = 0x06054B50 - header
+    block = memoryview(b"\0" * (1 << 20))
+
+    def zeros() -> Iterator[memoryview]:
+        remaining = size
+        while remaining:
+            piece = block[: min(len(block), remaining)]
+            yield piece
+            remaining -= len(piece)
+
+    source = SyncResourceStream(zeros)
+    source.content_length = size
+    crc = 0
+    for piece in zeros():
+        crc = zlib.crc32(piece, crc)
+    files = [ZipStreamFile("x", source, crc32=crc, modified_at=MOMENT)]
+    total = sum(len(chunk) for chunk in create_zip_stream_resource(files).sync())
+    assert total > size  # without a comment, nothing to search for: fine
+    with pytest.raises(ValueError, match="give it another comment"):
+        for _chunk in create_zip_stream_resource(files, comment="c").sync():
+            pass

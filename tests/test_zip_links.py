@@ -216,3 +216,53 @@ def test_a_renamed_link_is_judged_again_from_its_new_folder() -> None:
     with pytest.raises(ValueError, match="leaves the archive's root"):
         stream_zip(members, name_deduplicator=flatten)
     assert create_zip_stream_resource(members).names == ("a/link",)
+
+
+# --- no member under a link ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        # The escape by a chain: a/b -> .. is the root, a/b/c -> .. would be its parent.
+        (
+            [("a/b", b"..", LINK), ("a/b/c", b"..", LINK), ("a/b/c/pwned.txt", b"x", None)],
+            "'a/b/c' lies under the symbolic link 'a/b'",
+        ),
+        ([("l", b"dir", LINK), ("l/file.txt", b"x", None)], "lies under the symbolic link 'l'"),
+        ([("l", b"dir", LINK), ("l/sub/", b"", None)], "lies under the symbolic link 'l'"),
+        # The other order: a link over a folder that members already lie in.
+        ([("d/file.txt", b"x", None), ("d", b"elsewhere", LINK)], "has the name of a folder"),
+        ([("d/", b"", None), ("d", b"elsewhere", LINK)], "has the name of a folder"),
+    ],
+)
+async def test_no_member_goes_through_a_link(
+    members: list[tuple[str, bytes, int | None]], message: str
+) -> None:
+    files = [ZipStreamFile(name, data, mode=mode) for name, data, mode in members]
+    with pytest.raises(ValueError, match=message):
+        create_zip_stream_resource(files)
+    with pytest.raises(ValueError, match=message):
+        stream_zip(files)
+
+    async def lazily() -> Any:  # read member by member: refused when the member comes
+        for file in [ZipStreamFile(name, data, mode=mode) for name, data, mode in members]:
+            yield file
+
+    with pytest.raises(ValueError, match=message):
+        await collect(stream_zip(lazily()))
+
+
+def test_links_beside_members_are_fine() -> None:
+    files = [
+        ZipStreamFile("lib/tool", b"t"),
+        ZipStreamFile("lib/link", b"tool", mode=LINK),
+        ZipStreamFile("lib-other/x", b"x"),  # shares a prefix of characters, not of folders
+        ZipStreamFile("lib/linked", b"x"),
+    ]
+    assert create_zip_stream_resource(files).names == (
+        "lib/tool",
+        "lib/link",
+        "lib-other/x",
+        "lib/linked",
+    )

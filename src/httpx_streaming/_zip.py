@@ -39,7 +39,7 @@ from ._resource import ResourceStream, SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, Chunk, NoPublicConstructor
 from ._validation import check_chunk, describe, is_reusable, source_length
-from ._zip_aes import SALT_SIZE, check_password, derive_keys
+from ._zip_aes import SALT_SIZE, AesKeySource, check_password
 from ._zip_deflate import crc32 as compute_crc32
 from ._zip_encoder import (
     DEFAULT_HOLD_BACK_SIZE,
@@ -56,6 +56,7 @@ from ._zip_lookahead import (
     LookAhead,
 )
 from ._zip_names import (
+    LinkPaths,
     NameDeduplicator,
     check_deduplicator,
     check_link_target,
@@ -137,7 +138,7 @@ class ZipStreamFile:
         password: Encrypt the member with WinZip AES-256 (AE-2) under this
             password (a ``str``, in UTF-8, or bytes), whatever the archive's
             ``password``; ``None`` (the default) follows the archive. Needs the
-            ``aes`` extra (``cryptography``). Folders and links have no data
+            ``aes`` extra (pycryptodome). Folders and links have no data
             to encrypt.
 
     Attributes:
@@ -290,6 +291,10 @@ def _named(
             if value is not None:  # else its pass started long ago: refused when streamed
                 one_shot.claim(value, "zip member", member.name)
     names = deduplicate_all(name_deduplicator, [member.name for member in members])
+    if any(member.is_link for member in members):
+        paths = LinkPaths()
+        for member, name in zip(members, names, strict=True):
+            paths.admit(name, member.is_link)
     return tuple(
         (member, name, _planned_options(member, name, archive))
         for member, name in zip(members, names, strict=True)
@@ -304,7 +309,7 @@ def _planned_options(member: ZipStreamFile, name: str, archive: ArchiveOptions) 
     password = member._password or archive.password
     if password is None or member.is_dir or member.is_link:
         return options
-    return options._replace(encryption=derive_keys(password, secrets.token_bytes(SALT_SIZE)))
+    return options._replace(encryption=AesKeySource(password, secrets.token_bytes(SALT_SIZE)))
 
 
 # A member, its name in the archive (after deduplication) and the encoder's view
@@ -524,9 +529,13 @@ async def _close_unstarted(members: Sequence[_Named]) -> None:
 
 
 def _named_one(
-    member: ZipStreamFile, deduplicator: NameDeduplicator | None, archive: ArchiveOptions
+    member: ZipStreamFile,
+    deduplicator: NameDeduplicator | None,
+    archive: ArchiveOptions,
+    paths: LinkPaths,
 ) -> _Named:
     name = deduplicated(deduplicator, member.name)
+    paths.admit(name, member.is_link)
     return member, name, _planned_options(member, name, archive)
 
 
@@ -536,14 +545,15 @@ async def _lazy_members(
     archive: ArchiveOptions,
 ) -> AsyncIterator[_Named]:
     deduplicator = start_deduplicator(name_deduplicator)
+    paths = LinkPaths()
     if not isinstance(files, AsyncIterable):
         for value in files:
-            yield _named_one(_check_member(value), deduplicator, archive)
+            yield _named_one(_check_member(value), deduplicator, archive, paths)
         return
     iterator = files.__aiter__()
     try:
         async for value in iterator:
-            yield _named_one(_check_member(value), deduplicator, archive)
+            yield _named_one(_check_member(value), deduplicator, archive, paths)
     except BaseException as error:
         await close_pass(iterator, error)
         raise
@@ -596,7 +606,7 @@ def stream_zip(
         password: Encrypt every file with WinZip AES-256 (AE-2) under this
             password (``str`` in UTF-8, or bytes), unless a member gives its
             own. Each encrypted member gets its own random salt when the
-            archive is made. Needs the ``aes`` extra (``cryptography``).
+            archive is made. Needs the ``aes`` extra (pycryptodome).
 
     Returns:
         A one-shot async generator of the archive's bytes: it can be iterated

@@ -24,8 +24,6 @@ import hmac
 import struct
 from typing import Any, Final, NamedTuple
 
-from ._validation import describe
-
 AES_METHOD: Final = 99
 AES_EXTRA_ID: Final = 0x9901
 SALT_SIZE: Final = 16  # AES-256
@@ -60,16 +58,21 @@ def aes_extra(method: int) -> bytes:
 
 
 def check_password(password: object, what: str = "password") -> bytes:
-    """A password as the bytes keys are derived from: a ``str`` in UTF-8, or bytes."""
+    """A password as the bytes keys are derived from: a ``str`` in UTF-8, or bytes.
+
+    Errors name the password's type, never its value.
+    """
     if isinstance(password, str):
         try:
             encoded = password.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"{what} is not valid UTF-8: {exc}") from None
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"{what} is a str that UTF-8 cannot encode (a lone surrogate?)"
+            ) from None
     elif isinstance(password, bytes | bytearray | memoryview):
         encoded = bytes(password)
     else:
-        raise TypeError(f"{what} must be a str or bytes, got {describe(password)}")
+        raise TypeError(f"{what} must be a str or bytes, not {type(password).__name__}")
     if not encoded:
         raise ValueError(f"{what} must not be empty: an empty password protects nothing")
     require_aes()
@@ -94,6 +97,36 @@ class AesKeys(NamedTuple):
     mac_key: bytes
     verifier: bytes
 
+    def __repr__(self) -> str:
+        # Tracebacks that show locals (error trackers, pytest --showlocals) print
+        # this: the keys stay out of them.
+        return "AesKeys(<secret>)"
+
+
+class AesKeySource:
+    """One encrypted member's password and salt (chosen when its archive is made), and
+    its keys: derived when a pass first needs them, about a millisecond of PBKDF2, and
+    kept for every later pass. An archive of 10,000 encrypted members is made at once
+    and derives each member's keys at its turn, not all before the first byte."""
+
+    __slots__ = ("_keys", "_password", "salt")
+
+    def __init__(self, password: bytes, salt: bytes) -> None:
+        if len(salt) != SALT_SIZE:
+            raise ValueError(f"an AES-256 salt has {SALT_SIZE} bytes, got {len(salt)}")
+        self._password = password
+        self.salt = salt
+        self._keys: AesKeys | None = None
+
+    def keys(self) -> AesKeys:
+        keys = self._keys
+        if keys is None:  # two threads may both derive them: the same keys either way
+            keys = self._keys = derive_keys(self._password, self.salt)
+        return keys
+
+    def __repr__(self) -> str:
+        return "AesKeySource(<secret>)"
+
 
 def derive_keys(password: bytes, salt: bytes) -> AesKeys:
     """The keys of a member encrypted with *password* under *salt* (PBKDF2, as AE-2 says)."""
@@ -112,9 +145,9 @@ class MemberEncryptor:
 
     __slots__ = ("_cipher", "_keys", "_mac")
 
-    def __init__(self, keys: AesKeys) -> None:
+    def __init__(self, source: AesKeySource) -> None:
         aes, counter = _aes_module()
-        self._keys = keys
+        keys = self._keys = source.keys()
         # AE-2's counter: 16 bytes, little-endian, from 1.
         self._cipher = aes.new(
             keys.aes_key,

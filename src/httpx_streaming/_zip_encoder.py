@@ -33,7 +33,7 @@ from typing import Final, NamedTuple
 
 from ._errors import check_length
 from ._types import BytesLike
-from ._zip_aes import AES_OVERHEAD, AesKeys, MemberEncryptor
+from ._zip_aes import AES_OVERHEAD, AesKeySource, MemberEncryptor
 from ._zip_deflate import (
     DEFAULT_COMPRESSION_LEVEL,
     PROBE_SIZE,
@@ -48,6 +48,8 @@ from ._zip_output import OUTPUT_CHUNK_SIZE, Output
 from ._zip_records import (
     COMPRESSION_METHOD_DEFLATE,
     COMPRESSION_METHOD_NONE,
+    END_RECORD_SIZE,
+    END_SIGNATURES,
     ZIP64_LIMIT,
     Entry,
     central_directory_header,
@@ -74,7 +76,7 @@ class MemberOptions(NamedTuple):
     # bytes need not compute it again.
     crc_data: bytes | None = None
     # Keys of a member encrypted with WinZip AES (AE-2): no CRC is written then.
-    encryption: AesKeys | None = None
+    encryption: AesKeySource | None = None
 
 
 def member_options(
@@ -532,12 +534,35 @@ class ZipEncoder:
         out = self._out
         start = out.offset
         out.write_small(self._central)
-        out.write(end_of_archive(len(self._central), start, out.offset - start, self._comment))
+        end = end_of_archive(len(self._central), start, out.offset - start, self._comment)
+        if self._comment:
+            refuse_false_end(end, len(self._comment))
+        out.write(end)
         out.flush()
 
     def _expect(self, state: EncoderState, call: str) -> None:
         if self.state is not state:
             raise RuntimeError(f"{call} while {self.state.value}")
+
+
+def refuse_false_end(end: bytes, comment_length: int) -> None:
+    """Raise if an end record's signature appears in *end* after the real one.
+
+    With a comment, readers search backwards for the end record, so the central
+    directory's offset and size, the comment's length and the comment must not
+    spell a signature. ``check_comment`` rules out the comment and its length
+    when the archive is made; the offset and size are known only here, where a
+    comment meets one of them in a few billion archives.
+    """
+    real = len(end) - END_RECORD_SIZE - comment_length
+    after = end[real + 1 :]
+    for signature in END_SIGNATURES:
+        if signature in after:
+            raise ValueError(
+                f"this archive's end record and comment spell the end record signature "
+                f"{signature!r} after the real one (its central directory's offset and size "
+                "meet the comment): readers would misread it; give it another comment"
+            )
 
 
 class EncodedMember(NamedTuple):

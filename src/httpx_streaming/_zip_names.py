@@ -179,6 +179,48 @@ def check_link_target(name: str, target: object) -> bytes:
     return data
 
 
+class LinkPaths:
+    """The paths one archive's members take, so that none lies under a symbolic link.
+
+    A link's target is judged from its folder as if every folder on its path
+    were a real one. A member under an earlier link (``a/b`` a link, then
+    ``a/b/c``) would be written through that link, wherever it points, and a
+    link named like a folder that members lie in would redirect them: both are
+    refused. Made fresh for every archive while its members are named; names
+    compare as they are (case-sensitively).
+    """
+
+    __slots__ = ("_folders", "_links")
+
+    def __init__(self) -> None:
+        self._links: set[str] = set()
+        self._folders: set[str] = set()
+
+    def admit(self, name: str, is_link: bool) -> None:
+        """Record the member called *name* (as the archive writes it); ValueError if it
+        lies under a link, or is a link over members already admitted."""
+        parts = name.rstrip("/").split("/")
+        folder = ""
+        for part in parts[:-1]:
+            folder = f"{folder}/{part}" if folder else part
+            if folder in self._links:
+                raise ValueError(
+                    f"zip member {name!r} lies under the symbolic link {folder!r}: "
+                    "extracting it would write through the link, wherever it points"
+                )
+        path = "/".join(parts)
+        if is_link and path in self._folders:
+            raise ValueError(
+                f"symbolic link {name!r} has the name of a folder that other members lie "
+                "in: extracting them would write through the link"
+            )
+        self._folders.update("/".join(parts[:end]) for end in range(1, len(parts)))
+        if is_link:
+            self._links.add(path)
+        elif name.endswith("/"):
+            self._folders.add(path)
+
+
 def name_deduplicator_default(
     regex_pattern: re.Pattern[str] = DEFAULT_NAME_REGEX,
     name_reconstructor: Callable[[str, int, str | None], str] = default_name_reconstructor,

@@ -141,11 +141,15 @@ def check_comment(comment: object) -> bytes:
         raise ValueError(
             f"comment is {len(encoded)} bytes; a zip comment holds at most {MAX_COMMENT_BYTES}"
         )
+    # The comment's two length bytes come right before it: a signature may begin there.
+    with_length = len(encoded).to_bytes(2, "little") + encoded
     for signature, record in _END_SIGNATURES.items():
-        if signature in encoded:
+        if signature in with_length:
             raise ValueError(
-                f"comment {describe(comment)} contains the signature of the {record} record "
-                f"({signature!r}), which readers would take for the end of the archive"
+                f"comment {describe(comment)} of {len(encoded)} bytes makes the signature of "
+                f"the {record} record ({signature!r}) appear after the real one (in the "
+                "comment or across its length field), and readers would take it for the end "
+                "of the archive"
             )
     return encoded
 
@@ -158,6 +162,11 @@ class ArchiveOptions(NamedTuple):
     comment: bytes
     extended_timestamps: bool
     password: bytes | None  # for every regular file that does not say otherwise
+
+    def __repr__(self) -> str:
+        # Shown by tracebacks with locals: the password stays out of them.
+        shown = self._replace(password=None if self.password is None else b"<secret>")
+        return "ArchiveOptions" + repr(tuple(shown))
 
 
 def archive_options(

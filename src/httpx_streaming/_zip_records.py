@@ -30,6 +30,7 @@ _END: Final = struct.Struct("<IHHHHIIH")
 _END64: Final = struct.Struct("<IQHHIIQQQQ")
 _LOCATOR64: Final = struct.Struct("<IIQI")
 _EXTRA_HEADER: Final = struct.Struct("<HH")
+END_RECORD_SIZE: Final = _END.size  # without its comment
 # A local header's zip64 extra field: its header and both sizes.
 _ZIP64_EXTRA_2: Final = _EXTRA_HEADER.size + 16
 
@@ -40,6 +41,12 @@ END_SIGNATURE: Final = 0x06054B50
 END64_SIGNATURE: Final = 0x06064B50
 LOCATOR64_SIGNATURE: Final = 0x07064B50
 MAX_COMMENT_BYTES: Final = 0xFFFF
+
+# What readers search backwards for: an archive's comment must not spell one.
+END_SIGNATURES: Final = tuple(
+    signature.to_bytes(4, "little")
+    for signature in (END_SIGNATURE, END64_SIGNATURE, LOCATOR64_SIGNATURE)
+)
 
 FLAG_ENCRYPTED: Final = 0x0001
 FLAG_DATA_DESCRIPTOR: Final = 0x0008
