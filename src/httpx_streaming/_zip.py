@@ -7,6 +7,7 @@ into members and moves chunks between their sources and the encoder.
 
 from __future__ import annotations
 
+import operator
 import secrets
 from collections.abc import (
     AsyncGenerator,
@@ -159,7 +160,6 @@ class ZipStreamFile:
     __slots__ = (
         "_crc_data",
         "_one_shot",
-        "_options",
         "_password",
         "_times",
         "compression_level",
@@ -231,7 +231,6 @@ class ZipStreamFile:
             raise ValueError(
                 f"folder {name!r} cannot have data; got {describe(stream)} (pass no stream, or b'')"
             )
-        self._options: tuple[str, bool, MemberOptions] | None = None
         self._crc_data: bytes | None = None
         source = self.source
         if type(source) is BytesSource and self.compression_method == COMPRESSION_METHOD_NONE:
@@ -245,12 +244,10 @@ class ZipStreamFile:
 
     def _encoder_options(self, name: str, extended_timestamps: bool) -> MemberOptions:
         """The encoder's view of this member, under *name* (after deduplication), in an
-        archive whose members carry extended timestamps unless told otherwise."""
+        archive whose members carry extended timestamps unless told otherwise. Made
+        once per archive, when its members are planned, and kept in the plan."""
         if self.extended_timestamps is not None:
             extended_timestamps = self.extended_timestamps
-        cached = self._options
-        if cached is not None and cached[0] == name and cached[1] is extended_timestamps:
-            return cached[2]
         if self.is_link and name != self.name:
             # Renamed by a deduplicator, maybe into another folder: judged from there.
             check_link_target(name, cast("BytesSource", self.source).data)
@@ -263,11 +260,9 @@ class ZipStreamFile:
             unix_time if extended_timestamps else None,
             S_IFLNK | self.mode if self.is_link else self.mode,
         )
-        options = member_options(
+        return member_options(
             entry, self.compression_method, self.compression_level, self.crc32, self._crc_data
         )
-        self._options = (name, extended_timestamps, options)
-        return options
 
     def __repr__(self) -> str:
         method = "deflate" if self.compression_method == COMPRESSION_METHOD_DEFLATE else "stored"
@@ -291,7 +286,8 @@ def _named(
             if value is not None:  # else its pass started long ago: refused when streamed
                 one_shot.claim(value, "zip member", member.name)
     names = deduplicate_all(name_deduplicator, [member.name for member in members])
-    if any(member.is_link for member in members):
+    # (any() over attrgetter runs in C: archives of many small members pass here.)
+    if any(map(_IS_LINK, members)):
         paths = LinkPaths()
         for member, name in zip(members, names, strict=True):
             paths.admit(name, member.is_link)
@@ -299,6 +295,9 @@ def _named(
         (member, name, _planned_options(member, name, archive))
         for member, name in zip(members, names, strict=True)
     )
+
+
+_IS_LINK = operator.attrgetter("is_link")
 
 
 def _planned_options(member: ZipStreamFile, name: str, archive: ArchiveOptions) -> MemberOptions:

@@ -11,7 +11,7 @@ import math
 import stat
 import time
 from datetime import datetime
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from ._validation import check_int, describe
 from ._zip_aes import check_password
@@ -59,6 +59,10 @@ def check_level(level: object) -> int:
     return check_int(level, "compression_level", minimum=0, maximum=9)
 
 
+_FILE_DEFAULT: Final = (0o644, False)
+_FOLDER_DEFAULT: Final = (0o755, False)
+
+
 def check_mode(mode: object, is_dir: bool) -> tuple[int, bool]:
     """Unix permission bits, and whether *mode* makes the member a symbolic link.
 
@@ -67,7 +71,7 @@ def check_mode(mode: object, is_dir: bool) -> tuple[int, bool]:
     others. A link given no permission bits gets ``0o777``, as links have.
     """
     if mode is None:
-        return (0o755 if is_dir else 0o644), False
+        return _FOLDER_DEFAULT if is_dir else _FILE_DEFAULT
     mode = check_int(mode, "mode")
     kind = stat.S_IFMT(mode) if 0 <= mode <= 0o177777 else -1
     allowed = (0, stat.S_IFDIR) if is_dir else (0, stat.S_IFREG, stat.S_IFLNK)
