@@ -301,9 +301,9 @@ async def test_odd_chunkings_decrypt() -> None:
     [
         ("", ValueError, "must not be empty"),
         (b"", ValueError, "must not be empty"),
-        (1234, TypeError, "password must be a str or bytes, not int"),
-        (["hunter2"], TypeError, "password must be a str or bytes, not list"),
-        ("hunter2\udcff", ValueError, "a str that UTF-8 cannot encode"),
+        (1234, TypeError, "password must be a str or bytes, got a value of type int"),
+        (["hunter2"], TypeError, "password must be a str or bytes, got a value of type list"),
+        ("hunter2\udcff", ValueError, "password, a value of type str, is not valid UTF-8$"),
     ],
 )
 def test_bad_passwords(password: object, error: type[Exception], message: str) -> None:

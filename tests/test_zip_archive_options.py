@@ -160,8 +160,8 @@ def test_sync_face_follows_the_archive_setting(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("comment", "error", "message"),
     [
-        (3, TypeError, "comment must be bytes or a str, got 3 \\(type int\\)"),
-        (["a"], TypeError, "comment must be bytes or a str, got \\['a'\\] \\(type list\\)"),
+        (3, TypeError, "comment must be a str or bytes, got 3 \\(type int\\)"),
+        (["a"], TypeError, "comment must be a str or bytes, got \\['a'\\] \\(type list\\)"),
         ("c" * 0x10000, ValueError, "comment is 65536 bytes; a zip comment holds at most 65535"),
         ("é" * 40000, ValueError, "comment is 80000 bytes"),
         ("\udcff", ValueError, "not valid UTF-8"),

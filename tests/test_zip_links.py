@@ -181,7 +181,7 @@ def test_safe_targets(name: str, target: str) -> None:
         ("link", "a\\b", ValueError, "backslash"),
         ("link", "a\x00b", ValueError, "control character"),
         ("link", b"\xff", ValueError, "not valid UTF-8"),
-        ("link", 3, TypeError, "must be a str or bytes .*got 3 \\(type int\\)"),
+        ("link", 3, TypeError, "link .link. must be a str or bytes, got 3 \\(type int\\)"),
         ("link", Path("x"), TypeError, "must be a str or bytes"),
     ],
 )

@@ -13,6 +13,28 @@ def describe(value: object, limit: int = 60) -> str:
     return f"{text} (type {type(value).__name__})"
 
 
+def utf8_bytes(value: object, what: str, *, secret: bool = False) -> bytes:
+    """*value* as bytes: a ``str`` encoded in UTF-8, bytes-like values as they are.
+
+    Errors name *what*, and the value itself unless it is a *secret* (then only
+    its type).
+
+    Raises:
+        TypeError: *value* is neither a ``str`` nor bytes-like.
+        ValueError: *value* is a ``str`` that UTF-8 cannot encode (a lone surrogate).
+    """
+    shown = f"a value of type {type(value).__name__}" if secret else describe(value)
+    if isinstance(value, str):
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            reason = "" if secret else f": {exc}"
+            raise ValueError(f"{what}, {shown}, is not valid UTF-8{reason}") from None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"{what} must be a str or bytes, got {shown}")
+
+
 def check_int(
     value: object, what: str, *, minimum: int | None = None, maximum: int | None = None
 ) -> int:

@@ -24,6 +24,8 @@ import hmac
 import struct
 from typing import Any, Final, NamedTuple
 
+from ._validation import utf8_bytes
+
 AES_METHOD: Final = 99
 AES_EXTRA_ID: Final = 0x9901
 SALT_SIZE: Final = 16  # AES-256
@@ -62,17 +64,7 @@ def check_password(password: object, what: str = "password") -> bytes:
 
     Errors name the password's type, never its value.
     """
-    if isinstance(password, str):
-        try:
-            encoded = password.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(
-                f"{what} is a str that UTF-8 cannot encode (a lone surrogate?)"
-            ) from None
-    elif isinstance(password, bytes | bytearray | memoryview):
-        encoded = bytes(password)
-    else:
-        raise TypeError(f"{what} must be a str or bytes, not {type(password).__name__}")
+    encoded = utf8_bytes(password, what, secret=True)
     if not encoded:
         raise ValueError(f"{what} must not be empty: an empty password protects nothing")
     require_aes()

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
-from ._validation import describe
+from ._validation import describe, utf8_bytes
 
 NameDeduplicator = Generator[str, str, Any]
 
@@ -135,23 +135,13 @@ def check_link_target(name: str, target: object) -> bytes:
             contains a backslash or a control character, climbs above the root,
             or has a ``..`` segment after another one.
     """
-    if isinstance(target, str):
-        text = target
-        try:
-            data = target.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"link target {describe(target)} is not valid UTF-8: {exc}") from None
-    elif isinstance(target, bytes | bytearray | memoryview):
-        data = bytes(target)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"link target {describe(data)} is not valid UTF-8: {exc}") from None
-    else:
-        raise TypeError(
-            f"the target of symbolic link {name!r} must be a str or bytes (its path), "
-            f"got {describe(target)}"
-        )
+    data = utf8_bytes(target, f"the target of symbolic link {name!r}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"the target of symbolic link {name!r}, {describe(data)}, is not valid UTF-8: {exc}"
+        ) from None
     link = f"symbolic link {name!r}"
     if not text:
         raise ValueError(f"{link} has an empty target")

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Final, NamedTuple
 
-from ._validation import check_int, describe
+from ._validation import check_int, describe, utf8_bytes
 from ._zip_aes import check_password
 from ._zip_deflate import DEFAULT_COMPRESSION_LEVEL
 from ._zip_encoder import MAX_HOLD_BACK_SIZE
@@ -132,15 +132,7 @@ _END_SIGNATURES = {
 def check_comment(comment: object) -> bytes:
     """An archive comment as the bytes the archive holds: ``bytes`` as given, a ``str``
     in UTF-8; at most 65,535 bytes, and no end record's signature inside."""
-    if isinstance(comment, str):
-        try:
-            encoded = comment.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"comment {describe(comment)} is not valid UTF-8: {exc}") from None
-    elif isinstance(comment, bytes | bytearray | memoryview):
-        encoded = bytes(comment)
-    else:
-        raise TypeError(f"comment must be bytes or a str, got {describe(comment)}")
+    encoded = utf8_bytes(comment, "comment")
     if len(encoded) > MAX_COMMENT_BYTES:
         raise ValueError(
             f"comment is {len(encoded)} bytes; a zip comment holds at most {MAX_COMMENT_BYTES}"
