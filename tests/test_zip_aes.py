@@ -14,15 +14,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pyzipper
 import zip_readers
+from loopback import LoopbackServer, pattern_bytes
 from stream_unzip import IncorrectAESPasswordError, stream_unzip
 
 from httpx_streaming import (
     COMPRESSION_METHOD_DEFLATE,
     ZipStreamFile,
     create_zip_stream_resource,
+    stream_response,
     stream_zip,
 )
 
@@ -359,3 +362,39 @@ def test_without_cryptography_the_error_names_the_extra() -> None:
     assert result.returncode == 0, result.stderr
     assert "pycryptodome" in result.stdout
     assert "httpx-streaming[aes]" in result.stdout
+
+
+# --- responses: a length learnt with the first chunk, or never ---------------------------
+
+
+@pytest.mark.parametrize("method", [0, COMPRESSION_METHOD_DEFLATE], ids=["stored", "deflated"])
+async def test_encrypted_responses(method: int, server: LoopbackServer) -> None:
+    # A response announces its length with its headers, after the member began: the
+    # encoder learns it mid-member. A chunked one never says: past the hold-back the
+    # member gets a data descriptor. Both, encrypted, read back.
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        files = [
+            ZipStreamFile(
+                "sized.bin",
+                stream_response(client, "GET", "/bytes?size=300000&seed=4"),
+                compression_method=method,
+            ),
+            ZipStreamFile(
+                "chunked.bin",
+                stream_response(client, "GET", "/bytes?size=200000&seed=5&chunked=1"),
+                compression_method=method,
+            ),
+        ]
+        resource = create_zip_stream_resource(files, password=PASSWORD, hold_back_size=1000)
+        archive = await collect(resource.__aiter__())
+        assert await collect(resource.__aiter__()) == archive  # a retry: the same bytes
+    expected = {"sized.bin": pattern_bytes(300_000, 4), "chunked.bin": pattern_bytes(200_000, 5)}
+    with pyzipper.AESZipFile(io.BytesIO(archive)) as read:
+        read.setpassword(PASSWORD.encode())
+        assert {name: read.read(name) for name in expected} == expected
+    if method == COMPRESSION_METHOD_DEFLATE:  # stored with a descriptor: not delimitable
+        streamed = {
+            name.decode(): b"".join(chunks)
+            for name, _size, chunks in stream_unzip([archive], password=PASSWORD.encode())
+        }
+        assert streamed == expected
