@@ -121,9 +121,8 @@ class AesKeySource:
 
 
 def derive_keys(password: bytes, salt: bytes) -> AesKeys:
-    """The keys of a member encrypted with *password* under *salt* (PBKDF2, as AE-2 says)."""
-    if len(salt) != SALT_SIZE:
-        raise ValueError(f"an AES-256 salt has {SALT_SIZE} bytes, got {len(salt)}")
+    """The keys of a member encrypted with *password* under *salt* (PBKDF2, as AE-2 says);
+    ``AesKeySource`` checked the salt."""
     derived = hashlib.pbkdf2_hmac("sha1", password, salt, _ITERATIONS, 2 * _KEY_SIZE + 2)
     return AesKeys(salt, derived[:_KEY_SIZE], derived[_KEY_SIZE : 2 * _KEY_SIZE], derived[-2:])
 

@@ -20,9 +20,7 @@ from ._zip_encoder import MAX_HOLD_BACK_SIZE
 from ._zip_records import (
     COMPRESSION_METHOD_DEFLATE,
     COMPRESSION_METHOD_NONE,
-    END64_SIGNATURE,
-    END_SIGNATURE,
-    LOCATOR64_SIGNATURE,
+    END_SIGNATURES,
     MAX_COMMENT_BYTES,
     dos_date_time,
 )
@@ -117,18 +115,6 @@ def check_flag(value: object, what: str) -> bool:
     return value
 
 
-# Readers find the end records by searching backwards for their signatures: a
-# comment holding one would be taken for the end of the archive.
-_END_SIGNATURES = {
-    signature.to_bytes(4, "little"): name
-    for signature, name in (
-        (END_SIGNATURE, "end of central directory"),
-        (END64_SIGNATURE, "zip64 end of central directory"),
-        (LOCATOR64_SIGNATURE, "zip64 end locator"),
-    )
-}
-
-
 def check_comment(comment: object) -> bytes:
     """An archive comment as the bytes the archive holds: ``bytes`` as given, a ``str``
     in UTF-8; at most 65,535 bytes, and no end record's signature inside."""
@@ -139,7 +125,7 @@ def check_comment(comment: object) -> bytes:
         )
     # The comment's two length bytes come right before it: a signature may begin there.
     with_length = len(encoded).to_bytes(2, "little") + encoded
-    for signature, record in _END_SIGNATURES.items():
+    for signature, record in END_SIGNATURES.items():
         if signature in with_length:
             raise ValueError(
                 f"comment {describe(comment)} of {len(encoded)} bytes makes the signature of "

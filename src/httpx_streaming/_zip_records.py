@@ -43,10 +43,14 @@ LOCATOR64_SIGNATURE: Final = 0x07064B50
 MAX_COMMENT_BYTES: Final = 0xFFFF
 
 # What readers search backwards for: an archive's comment must not spell one.
-END_SIGNATURES: Final = tuple(
-    signature.to_bytes(4, "little")
-    for signature in (END_SIGNATURE, END64_SIGNATURE, LOCATOR64_SIGNATURE)
-)
+END_SIGNATURES: Final = {
+    signature.to_bytes(4, "little"): record
+    for signature, record in (
+        (END_SIGNATURE, "end of central directory"),
+        (END64_SIGNATURE, "zip64 end of central directory"),
+        (LOCATOR64_SIGNATURE, "zip64 end locator"),
+    )
+}
 
 FLAG_ENCRYPTED: Final = 0x0001
 FLAG_DATA_DESCRIPTOR: Final = 0x0008
