@@ -13,6 +13,15 @@ class LengthMismatchError(ValueError):
     """
 
 
+class SourceChangedError(ValueError):
+    """A source's bytes changed between two passes, where a pass relies on them not to.
+
+    A range of a ``stream_response`` body raises it when the server's resource
+    changed since an earlier pass (its ``ETag`` or ``Last-Modified`` differs):
+    the range would splice two versions of it.
+    """
+
+
 if TYPE_CHECKING:
     from ._consumed import SourceConsumedError
 

@@ -17,8 +17,8 @@ import io
 import os
 import pathlib
 import stat
-from collections.abc import AsyncIterator, Iterator
-from typing import IO, Final, final
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import IO, Final, TypeVar, final
 
 import anyio.to_thread
 
@@ -33,6 +33,8 @@ ENCODER_CHUNK_SIZE: Final = 1024 * 1024
 # small enough to stay a modest, fixed amount of memory per pass.
 READ_BATCH: Final = 4 * 1024 * 1024
 
+_Chunks = TypeVar("_Chunks", AsyncIterator[bytes], Iterator[bytes])
+
 
 @final
 class FileReader:
@@ -45,7 +47,7 @@ class FileReader:
     ``close``. A file object given by the caller is only read.
     """
 
-    __slots__ = ("_chunk_size", "_file", "_owned", "_path", "_remaining", "done")
+    __slots__ = ("_chunk_size", "_file", "_offset", "_owned", "_path", "_remaining", "done")
 
     def __init__(
         self,
@@ -54,9 +56,11 @@ class FileReader:
         path: pathlib.Path | None = None,
         expected: int | None = None,
         file: IO[bytes] | None = None,
+        offset: int = 0,
     ) -> None:
         self._chunk_size = chunk_size
         self._path = path
+        self._offset = offset  # where a file opened from the path is read from
         self._file = file
         self._owned = file is None
         # The bytes still expected (None: unknown, read until an empty read).
@@ -69,6 +73,8 @@ class FileReader:
         if file is None:
             assert self._path is not None
             file = self._file = open(self._path, "rb", buffering=0)  # noqa: SIM115 - ours
+            if self._offset:
+                file.seek(self._offset)
         try:
             return self._read(file)
         except BaseException:
@@ -134,14 +140,20 @@ def read_here(reader: FileReader) -> Iterator[bytes]:
         reader.close()
 
 
-def read_path(path: pathlib.Path, expected: int, chunk_size: int) -> AsyncIterator[bytes]:
-    """Every byte of the file at *path*, which had *expected* bytes when last seen."""
-    return read_in_threads(FileReader(chunk_size, path=path, expected=expected))
+def read_path(
+    path: pathlib.Path, expected: int, chunk_size: int, offset: int = 0
+) -> AsyncIterator[bytes]:
+    """Every byte of the file at *path*, which had *expected* bytes when last seen
+    (from byte *offset* on, when given)."""
+    reader = FileReader(chunk_size, path=path, expected=expected - offset, offset=offset)
+    return read_in_threads(reader)
 
 
-def read_path_sync(path: pathlib.Path, expected: int, chunk_size: int) -> Iterator[bytes]:
+def read_path_sync(
+    path: pathlib.Path, expected: int, chunk_size: int, offset: int = 0
+) -> Iterator[bytes]:
     """``read_path`` in the calling thread."""
-    return read_here(FileReader(chunk_size, path=path, expected=expected))
+    return read_here(FileReader(chunk_size, path=path, expected=expected - offset, offset=offset))
 
 
 def read_file_object(
@@ -192,13 +204,31 @@ def stream_file(
     status = os.stat(file_path)
     if not stat.S_ISREG(status.st_mode):
         raise IsADirectoryError(f"{str(file_path)!r} is not a regular file")
-    resource = ResourceStream(read_path, file_path, status.st_size, chunk_size)
-    resource.content_length = status.st_size
-    resource._sync = functools.partial(_sync_face, file_path, status.st_size, chunk_size)
+    size = status.st_size
+    resource = ResourceStream(read_path, file_path, size, chunk_size)
+    resource.content_length = size
+    resource._sync = functools.partial(_sync_face, file_path, size, chunk_size)
+    resource._range_from = functools.partial(_path_from, read_path, file_path, size, chunk_size)
+    resource._sync_range_from = functools.partial(
+        _path_from, read_path_sync, file_path, size, chunk_size
+    )
     return resource
 
 
 def _sync_face(path: pathlib.Path, size: int, chunk_size: int) -> SyncResourceStream:
     view = SyncResourceStream(read_path_sync, path, size, chunk_size)
     view.content_length = size
+    view._sync_range_from = functools.partial(_path_from, read_path_sync, path, size, chunk_size)
     return view
+
+
+def _path_from(
+    read: Callable[[pathlib.Path, int, int, int], _Chunks],
+    path: pathlib.Path,
+    size: int,
+    chunk_size: int,
+    start: int,
+    stop: int | None,
+) -> tuple[_Chunks, int]:
+    """A pass over the file from byte *start*: it seeks there (a range opener)."""
+    return read(path, size, chunk_size, start), start

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any, cast, final
 
 from . import _multipart as mp
+from ._byte_range import ByteRange
 from ._errors import check_length, length_error
 from ._passes import (
     OneShotValues,
@@ -24,6 +25,7 @@ from ._passes import (
     refuse_async_only,
     refuse_consumed,
 )
+from ._ranges import skip_segments
 from ._resource import SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, Chunk
@@ -429,6 +431,16 @@ class FormData:
     def _sync_pass(self) -> Iterator[BytesLike]:
         return _generate_sync(self._segments())
 
+    def _range_from(self, start: int, stop: int | None) -> tuple[AsyncIterator[BytesLike], int]:
+        # A range opener (see byte_range): parts before start whose sizes are known
+        # are not read.
+        segments, position = _segments_from(self._segments(), start)
+        return _generate(segments), position
+
+    def _sync_range_from(self, start: int, stop: int | None) -> tuple[Iterator[BytesLike], int]:
+        segments, position = _segments_from(self._segments(), start)
+        return _generate_sync(segments), position
+
     def _segments(self) -> list[BytesLike | _Field]:
         """The framing of one pass, with the fields whose sources it reads; refuses a
         form holding a one-shot value that an earlier pass read."""
@@ -443,6 +455,28 @@ class FormData:
                 for field in self._fields
             ],
         )
+
+
+def _segments_from(
+    segments: list[BytesLike | _Field], start: int
+) -> tuple[list[BytesLike | _Field], int]:
+    """The segments of a pass from byte *start*, and where the first of them begins
+    (*start* itself, or earlier when a part of unknown size comes first)."""
+    lengths = [
+        segment.length if isinstance(segment, _Field) else len(segment) for segment in segments
+    ]
+    skip = skip_segments(lengths, start)
+    rest = segments[skip.segment :]
+    if not skip.inside:
+        return rest, skip.offset
+    first = rest[0]
+    if isinstance(first, _Field):
+        assert first.source is not None
+        part = ByteRange._create(first.source, skip.inside, None)
+        rest[0] = _Field(first.name, first.header, source=part)
+    else:
+        rest[0] = memoryview(first)[skip.inside :]
+    return rest, start
 
 
 def _generate_sync(segments: list[BytesLike | _Field]) -> Iterator[BytesLike]:

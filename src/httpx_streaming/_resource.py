@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar, final, overload
 
 from ._passes import SourcePass, SyncSourcePass
@@ -100,7 +100,7 @@ class ResourceStream(_BoundFunction):
     object-store URLs among them, refuse chunked uploads).
     """
 
-    __slots__ = ("_sync",)
+    __slots__ = ("_range_from", "_sync", "_sync_range_from")
 
     reusable = True
     consumed = False
@@ -112,6 +112,10 @@ class ResourceStream(_BoundFunction):
         super().__init__(function, args, kwargs)
         # The same bytes without an event loop, when the resource has such a face.
         self._sync: Callable[[], SyncResourceStream] | None = None
+        # Where the resource can start a pass past byte 0 (a file, a response):
+        # see byte_range. None: read from the start and discard.
+        self._range_from: Callable[[int, int | None], tuple[AsyncIterator[Any], int]] | None = None
+        self._sync_range_from: Callable[[int, int | None], tuple[Iterator[Any], int]] | None = None
 
     def __aiter__(self) -> SourcePass:
         produced = self._produce()
@@ -168,7 +172,7 @@ class SyncResourceStream(_BoundFunction):
         reusable: ``True``, except for the face of a one-shot body.
     """
 
-    __slots__ = ("_body", "reusable")
+    __slots__ = ("_body", "_sync_range_from", "reusable")
 
     def __init__(
         self, function: Callable[..., Iterable[Any]], /, *args: Any, **kwargs: Any
@@ -177,6 +181,8 @@ class SyncResourceStream(_BoundFunction):
         super().__init__(function, args, kwargs)
         self.reusable = True
         self._body: object = None
+        # Where a pass can start past byte 0 (see byte_range); None: read and discard.
+        self._sync_range_from: Callable[[int, int | None], tuple[Iterator[Any], int]] | None = None
 
     def face_of(self, body: object) -> SyncResourceStream:
         """Make this the synchronous face of *body*: its length and reusability now,
@@ -184,6 +190,7 @@ class SyncResourceStream(_BoundFunction):
         self._body = body
         self.content_length = source_length(body)
         self.reusable = is_reusable(body)
+        self._sync_range_from = getattr(body, "_sync_range_from", None)
         return self
 
     @property

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import enum
+import functools
 import sys
 import types
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, final, overload
+from typing import TYPE_CHECKING, Any, TypeVar, final, overload
 
 import anyio
 import httpx
 
-from ._errors import add_note
+from ._errors import SourceChangedError, add_note
 from ._passes import close_pass, close_sync_pass
+from ._ranges import Window, check_content_range, parse_content_range, range_header
 from ._resource import ResourceStream, SyncResourceStream
 from ._validation import check_int, describe
 
@@ -53,6 +56,7 @@ class _Upstream:
         "package",
         "raw",
         "url",
+        "validator",
     )
 
     def __init__(
@@ -77,19 +81,57 @@ class _Upstream:
         self._send = {key: value for key, value in options.items() if key in _SEND_KEYWORDS}
         self._send["stream"] = True
         self._raise_for_status = raise_for_status
+        # The first answer's ETag (a strong one) or Last-Modified: what later ranged
+        # requests send as If-Range, so that a changed resource is never spliced.
+        self.validator: str | None = None
 
-    def send(self) -> Any:
-        """Send the request, streaming: the response (a coroutine of it for an async client)."""
+    def send(self, start: int = 0, stop: int | None = None) -> Any:
+        """Send the request, streaming: the response (a coroutine of it for an async client).
+
+        From byte *start* on (to *stop*), when given: with ``Range``, and ``If-Range``
+        once a validator is known.
+        """
         request = self.client.build_request(self.method, self.url, **self._build)
+        if start or stop is not None:
+            request.headers["Range"] = range_header(start, stop)
+            if self.validator is not None:
+                request.headers["If-Range"] = self.validator
         return self.client.send(request, **self._send)
+
+    def remember_validator(self, response: Any) -> None:
+        """Keep the first answer's validator; refuse a later one that contradicts it."""
+        found = _validator(response.headers)
+        if self.validator is None:
+            self.validator = found
+        elif found is not None and found != self.validator:
+            raise SourceChangedError(
+                f"{self.method} {self.url} changed since an earlier pass (validator "
+                f"{self.validator!r}, now {found!r}): a range of it would splice two versions"
+            )
+
+    def range_answer(self, response: Any, start: int, stop: int | None) -> RangeAnswer:
+        """What the answer to ``send(start, stop)`` holds: the range, all of the body
+        (to read from its start), or nothing at all (a range at the very end)."""
+        status = response.status_code
+        if status == 416 and stop is None:
+            header = response.headers.get("content-range")
+            if header is not None and parse_content_range(header).total == start:
+                return RangeAnswer.NOTHING
+        if status != 206:
+            self.content_length(response)  # raises for a failure, if asked to
+            return RangeAnswer.WHOLE
+        check_content_range(response.headers.get("content-range"), start, stop)
+        if not self.raw and _encoded(response.headers):
+            # A range of encoded bytes cannot be decoded alone.
+            return RangeAnswer.ENCODED
+        return RangeAnswer.RANGE
 
     def content_length(self, response: Any) -> int | None:
         """The body's length from the response's headers, when it passes undecoded;
         raises the client's ``HTTPStatusError`` first when asked to."""
         if self._raise_for_status:
             response.raise_for_status()
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if self.raw or encoding in ("", "identity"):
+        if self.raw or not _encoded(response.headers):
             return _parse_content_length(response.headers)
         return None
 
@@ -104,6 +146,27 @@ class _Upstream:
         return f"<{self.method} {self.url} with {self.client!r}>"
 
 
+class RangeAnswer(enum.Enum):
+    """How a server answered a ranged request."""
+
+    RANGE = "the range asked for"
+    WHOLE = "the whole body"
+    ENCODED = "a range of encoded bytes"
+    NOTHING = "nothing: the range starts at the end"
+
+
+def _encoded(headers: Mapping[str, str]) -> bool:
+    return headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+
+
+def _validator(headers: Mapping[str, str]) -> str | None:
+    # If-Range takes a strong ETag or a date (RFC 9110 13.1.5), never a weak ETag.
+    etag = headers.get("etag")
+    if etag is not None and not etag.startswith("W/"):
+        return etag
+    return headers.get("last-modified")
+
+
 class _ResponseBody:
     """One async pass of ``stream_response``: sends the request, yields the body, closes.
 
@@ -112,10 +175,11 @@ class _ResponseBody:
     closes the response on every way out, including cancellation.
     """
 
-    __slots__ = ("_chunks", "_opened", "_response", "_upstream", "content_length")
+    __slots__ = ("_chunks", "_opened", "_range", "_response", "_upstream", "content_length")
 
-    def __init__(self, upstream: _Upstream) -> None:
+    def __init__(self, upstream: _Upstream, start: int = 0, stop: int | None = None) -> None:
         self._upstream = upstream
+        self._range = (start, stop)  # the bytes this pass yields; (0, None): all of them
         self._opened = False
         self._response: Any = None
         self._chunks: AsyncIterator[bytes] | None = None
@@ -139,11 +203,32 @@ class _ResponseBody:
 
     async def _open(self) -> None:
         upstream = self._upstream
-        response = await upstream.send()
-        self._response = response
-        self.content_length = upstream.content_length(response)
-        size = upstream.chunk_size
-        self._chunks = response.aiter_raw(size) if upstream.raw else response.aiter_bytes(size)
+        start, stop = self._range
+        response = self._response = await upstream.send(start, stop)
+        if start == 0 and stop is None:
+            self.content_length = upstream.content_length(response)
+            upstream.remember_validator(response)
+            self._chunks = self._body_chunks(response)
+            return
+        answer = upstream.range_answer(response, start, stop)
+        if answer is RangeAnswer.ENCODED:
+            await response.aclose()
+            response = self._response = await upstream.send()
+            upstream.content_length(response)
+            answer = RangeAnswer.WHOLE
+        upstream.remember_validator(response)
+        if answer is RangeAnswer.NOTHING:
+            self._chunks = _nothing()
+        elif answer is RangeAnswer.RANGE:
+            self._chunks = self._body_chunks(response)
+        else:  # the server ignored the range: read up to it
+            self._chunks = _from_byte(self._body_chunks(response), start)
+
+    def _body_chunks(self, response: Any) -> AsyncIterator[bytes]:
+        size = self._upstream.chunk_size
+        chunks: AsyncIterator[bytes]
+        chunks = response.aiter_raw(size) if self._upstream.raw else response.aiter_bytes(size)
+        return chunks
 
     async def aclose(self) -> None:
         self._opened = True
@@ -160,10 +245,11 @@ class _ResponseBody:
 class _SyncResponseBody:
     """One pass of ``stream_response`` on a synchronous client; closes on every way out."""
 
-    __slots__ = ("_chunks", "_opened", "_response", "_upstream", "content_length")
+    __slots__ = ("_chunks", "_opened", "_range", "_response", "_upstream", "content_length")
 
-    def __init__(self, upstream: _Upstream) -> None:
+    def __init__(self, upstream: _Upstream, start: int = 0, stop: int | None = None) -> None:
         self._upstream = upstream
+        self._range = (start, stop)
         self._opened = False
         self._response: Any = None
         self._chunks: Iterator[bytes] | None = None
@@ -187,11 +273,32 @@ class _SyncResponseBody:
 
     def _open(self) -> None:
         upstream = self._upstream
-        response = upstream.send()
-        self._response = response
-        self.content_length = upstream.content_length(response)
-        size = upstream.chunk_size
-        self._chunks = response.iter_raw(size) if upstream.raw else response.iter_bytes(size)
+        start, stop = self._range
+        response = self._response = upstream.send(start, stop)
+        if start == 0 and stop is None:
+            self.content_length = upstream.content_length(response)
+            upstream.remember_validator(response)
+            self._chunks = self._body_chunks(response)
+            return
+        answer = upstream.range_answer(response, start, stop)
+        if answer is RangeAnswer.ENCODED:
+            response.close()
+            response = self._response = upstream.send()
+            upstream.content_length(response)
+            answer = RangeAnswer.WHOLE
+        upstream.remember_validator(response)
+        if answer is RangeAnswer.NOTHING:
+            self._chunks = iter(())
+        elif answer is RangeAnswer.RANGE:
+            self._chunks = self._body_chunks(response)
+        else:
+            self._chunks = _from_byte_sync(self._body_chunks(response), start)
+
+    def _body_chunks(self, response: Any) -> Iterator[bytes]:
+        size = self._upstream.chunk_size
+        chunks: Iterator[bytes]
+        chunks = response.iter_raw(size) if self._upstream.raw else response.iter_bytes(size)
+        return chunks
 
     def close(self) -> None:
         self._opened = True
@@ -201,6 +308,36 @@ class _SyncResponseBody:
             response.close()
         if chunks is not None:
             chunks.close()  # type: ignore[attr-defined]
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator that yields nothing
+
+
+async def _from_byte(chunks: AsyncIterator[bytes], start: int) -> AsyncIterator[bytes]:
+    """*chunks* from byte *start* on: what a server that ignored a Range sent before it
+    is read and dropped."""
+    window = Window(start, None)
+    try:
+        async for chunk in chunks:
+            piece = window.cut(chunk)
+            if piece is not None:
+                yield bytes(piece)
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+
+
+def _from_byte_sync(chunks: Iterator[bytes], start: int) -> Iterator[bytes]:
+    """``_from_byte`` without an event loop."""
+    window = Window(start, None)
+    try:
+        for chunk in chunks:
+            piece = window.cut(chunk)
+            if piece is not None:
+                yield bytes(piece)
+    finally:
+        chunks.close()  # type: ignore[attr-defined]
 
 
 async def _finish_closed_body(chunks: AsyncIterator[bytes]) -> None:
@@ -367,5 +504,21 @@ def stream_response(
         options=request_kwargs,
     )
     if is_async:
-        return ResourceStream(_ResponseBody, upstream)
-    return SyncResourceStream(_SyncResponseBody, upstream)
+        resource = ResourceStream(_ResponseBody, upstream)
+        resource._range_from = functools.partial(_response_from, _ResponseBody, upstream)
+        resource._sync_range_from = None  # an async client's response: async passes only
+        return resource
+    face = SyncResourceStream(_SyncResponseBody, upstream)
+    face._sync_range_from = functools.partial(_response_from, _SyncResponseBody, upstream)
+    return face
+
+
+_Body = TypeVar("_Body", _ResponseBody, _SyncResponseBody)
+
+
+def _response_from(
+    kind: type[_Body], upstream: _Upstream, start: int, stop: int | None
+) -> tuple[_Body, int]:
+    """A pass over the body from byte *start* (to *stop*): asked of the server with
+    ``Range`` (a range opener, see byte_range)."""
+    return kind(upstream, start, stop), start

@@ -71,6 +71,12 @@ class BytesSource:
     def sync(self) -> SyncResourceStream:
         return SyncResourceStream(slices, self.data, _SLICE_SIZE).face_of(self)
 
+    def _range_from(self, start: int, stop: int | None) -> tuple[AsyncIterator[BytesLike], int]:
+        return _slices(memoryview(self.data)[start:stop]), start
+
+    def _sync_range_from(self, start: int, stop: int | None) -> tuple[Iterator[BytesLike], int]:
+        return slices(memoryview(self.data)[start:stop], _SLICE_SIZE), start
+
     def __repr__(self) -> str:
         return f"<BytesSource {len(self.data)} bytes>"
 
@@ -217,16 +223,27 @@ class SyncFileSource:
             self._consumed = True
             mark_started(self._file)
 
-    def _read(self) -> AsyncIterator[BytesLike]:
-        if self._start is not None:
-            self._file.seek(self._start)
-        return read_file_object(self._file, ENCODER_CHUNK_SIZE, self.content_length)
+    def _read(self, offset: int = 0) -> AsyncIterator[BytesLike]:
+        expected = self.content_length
+        if self._start is not None and expected is not None:
+            self._file.seek(self._start + offset)
+            expected -= offset
+        return read_file_object(self._file, ENCODER_CHUNK_SIZE, expected)
 
-    def _read_sync(self) -> Iterator[BytesLike]:
+    def _read_sync(self, offset: int = 0) -> Iterator[BytesLike]:
         self._start_pass()
-        if self._start is not None:
-            self._file.seek(self._start)
-        return read_file_object_sync(self._file, ENCODER_CHUNK_SIZE, self.content_length)
+        expected = self.content_length
+        if self._start is not None and expected is not None:
+            self._file.seek(self._start + offset)
+            expected -= offset
+        return read_file_object_sync(self._file, ENCODER_CHUNK_SIZE, expected)
+
+    def _range_from(self, start: int, stop: int | None) -> tuple[AsyncIterator[BytesLike], int]:
+        # Only reusable (seekable) files are ever asked: byte_range refuses the others.
+        return self._read(start), start
+
+    def _sync_range_from(self, start: int, stop: int | None) -> tuple[Iterator[BytesLike], int]:
+        return self._read_sync(start), start
 
     def __repr__(self) -> str:
         return f"<SyncFileSource {self._file!r}>"
@@ -289,6 +306,11 @@ class IterableSource:
     def sync(self) -> SyncResourceStream:
         """The same bytes without an event loop; one pass only for a one-pass iterable."""
         return SyncResourceStream(self._start).face_of(self)
+
+    @property
+    def _sync_range_from(self) -> Callable[[int, int | None], tuple[Iterator[Any], int]] | None:
+        # A body's synchronous face starts where its body can (see byte_range).
+        return getattr(self._iterable, "_sync_range_from", None)
 
     def __repr__(self) -> str:
         return f"<IterableSource {describe(self._iterable)}>"
@@ -401,6 +423,9 @@ def as_byte_source(value: object) -> ByteSource:
         sync = getattr(value, "sync", None)
         if callable(sync):
             resource._sync = sync
+        # And it starts past byte 0 where the value can (see byte_range).
+        resource._range_from = getattr(value, "_range_from", None)
+        resource._sync_range_from = getattr(value, "_sync_range_from", None)
         return resource
     if isinstance(value, bytes | bytearray | memoryview):
         return BytesSource(check_chunk(value, value))  # a memoryview of wider items counts bytes
