@@ -7,7 +7,8 @@ httpx's ``content=``.
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import LengthMismatchError
+from ._byte_range import ByteRange, byte_range
+from ._errors import LengthMismatchError, SourceChangedError
 from ._files import stream_file
 from ._form import FormData
 from ._resource import ResourceStream, ResourceStreamFunction, SyncResourceStream
@@ -26,16 +27,19 @@ from ._zip_names import name_deduplicator_default
 __all__ = [
     "COMPRESSION_METHOD_DEFLATE",
     "COMPRESSION_METHOD_NONE",
+    "ByteRange",
     "ByteSource",
     "FormData",
     "LengthMismatchError",
     "ResourceStream",
     "ResourceStreamFunction",
+    "SourceChangedError",
     "SourceConsumedError",
     "SyncResourceStream",
     "ZipStreamFile",
     "ZipStreamResource",
     "as_byte_source",
+    "byte_range",
     "create_zip_stream_resource",
     "name_deduplicator_default",
     "stream_file",
