@@ -21,6 +21,7 @@ SANS_IO = {
     "_consumed",
     "_errors",
     "_multipart",
+    "_ranges",
     "_types",
     "_validation",
     "_zip_aes",

@@ -164,7 +164,9 @@ async def _range_pass(source: ByteSource, start: int, stop: int | None) -> Async
         chunks: AsyncIterator[Any] = open_pass(source)
         position = 0
     else:
-        chunks, position = opener(start, stop)
+        # An empty range of a body of unknown length is asked as "from start on": a
+        # request cannot ask for no bytes, and the pass must still find start within.
+        chunks, position = opener(start, None if stop == start else stop)
     window = Window(start, stop, position)
     try:
         async for chunk in chunks:
@@ -190,7 +192,9 @@ def _sync_range_pass(source: ByteSource, start: int, stop: int | None) -> Iterat
         chunks: Iterator[Any] = open_sync_pass(source)
         position = 0
     else:
-        chunks, position = opener(start, stop)
+        # An empty range of a body of unknown length is asked as "from start on": a
+        # request cannot ask for no bytes, and the pass must still find start within.
+        chunks, position = opener(start, None if stop == start else stop)
     window = Window(start, stop, position)
     try:
         for chunk in chunks:

@@ -43,10 +43,12 @@ def check_within(start: int, stop: int | None, length: int) -> None:
 
 
 def short_body_error(start: int, stop: int | None, length: int, body: object) -> ValueError:
-    """The error for *body*, which ended (at *length* bytes) before the range did."""
+    """The error for *body* (its repr, or a description given as a str), which ended
+    (at *length* bytes) before the range did."""
     wanted = f"start={start}" if stop is None else f"start={start}, stop={stop}"
+    named = body if isinstance(body, str) else repr(body)
     return ValueError(
-        f"the byte range {wanted} is past the end of {body!r}, which has {length} bytes"
+        f"the byte range {wanted} is past the end of {named}, which has {length} bytes"
     )
 
 

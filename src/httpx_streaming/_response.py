@@ -14,7 +14,13 @@ import httpx
 
 from ._errors import SourceChangedError, add_note
 from ._passes import close_pass, close_sync_pass
-from ._ranges import Window, check_content_range, parse_content_range, range_header
+from ._ranges import (
+    Window,
+    check_content_range,
+    parse_content_range,
+    range_header,
+    short_body_error,
+)
 from ._resource import ResourceStream, SyncResourceStream
 from ._validation import check_int, describe
 
@@ -113,10 +119,13 @@ class _Upstream:
         """What the answer to ``send(start, stop)`` holds: the range, all of the body
         (to read from its start), or nothing at all (a range at the very end)."""
         status = response.status_code
-        if status == 416 and stop is None:
-            header = response.headers.get("content-range")
-            if header is not None and parse_content_range(header).total == start:
+        header = response.headers.get("content-range")
+        if status == 416 and header is not None:
+            total = parse_content_range(header).total
+            if total == start and stop is None:
                 return RangeAnswer.NOTHING
+            if total is not None:
+                raise short_body_error(start, stop, total, f"{self.method} {self.url}")
         if status != 206:
             self.content_length(response)  # raises for a failure, if asked to
             return RangeAnswer.WHOLE

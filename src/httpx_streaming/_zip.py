@@ -19,10 +19,11 @@ from collections.abc import (
     Sequence,
 )
 from datetime import datetime
-from typing import cast, final
+from typing import NamedTuple, cast, final
 
 import anyio
 
+from ._byte_range import ByteRange
 from ._errors import source_consumed
 from ._files import read_path
 from ._passes import (
@@ -36,6 +37,7 @@ from ._passes import (
     refuse_async_only,
     refuse_consumed,
 )
+from ._ranges import skip_segments
 from ._resource import ResourceStream, SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, Chunk, NoPublicConstructor
@@ -44,11 +46,15 @@ from ._zip_aes import SALT_SIZE, AesKeySource, check_password
 from ._zip_deflate import crc32 as compute_crc32
 from ._zip_encoder import (
     DEFAULT_HOLD_BACK_SIZE,
+    MemberLayout,
     MemberOptions,
+    ResumePoint,
     ZipEncoder,
     archive_length,
     check_given_crc,
     member_options,
+    predicted_layout,
+    resume_point,
 )
 from ._zip_lookahead import (
     DEFAULT_LOOK_AHEAD_SIZE,
@@ -81,7 +87,13 @@ from ._zip_options import (
     now,
     time_fields,
 )
-from ._zip_records import COMPRESSION_METHOD_DEFLATE, COMPRESSION_METHOD_NONE, S_IFLNK, Entry
+from ._zip_records import (
+    COMPRESSION_METHOD_DEFLATE,
+    COMPRESSION_METHOD_NONE,
+    S_IFLNK,
+    Entry,
+    local_header_length,
+)
 
 __all__ = [
     "COMPRESSION_METHOD_DEFLATE",
@@ -344,24 +356,59 @@ class _LazyMembers:
         return self._members
 
 
+class _Resume(NamedTuple):
+    """Where a pass resumes an archive (see byte_range): the encoder's state after the
+    members skipped, and the rest of the last one's data when the pass starts inside it."""
+
+    point: ResumePoint
+    skipped: int
+    lead_in: ByteRange | None
+    lead_in_length: int = 0
+    lead_in_name: str = ""
+
+
+_Remember = Callable[[list[MemberLayout]], None]
+
+
 def _archive(
     members: tuple[_Named, ...] | AsyncIterator[_Named],
     archive: ArchiveOptions,
+    resume: _Resume | None = None,
+    remember: _Remember | None = None,
 ) -> AsyncGenerator[Chunk, None]:
     # Bytes-like chunks, typed as httpx's content= reads them (see Chunk).
-    return cast("AsyncGenerator[Chunk, None]", _encode(members, archive))
+    return cast("AsyncGenerator[Chunk, None]", _encode(members, archive, resume, remember))
 
 
 async def _encode(
     members: tuple[_Named, ...] | AsyncIterator[_Named],
     archive: ArchiveOptions,
+    resume: _Resume | None = None,
+    remember: _Remember | None = None,
 ) -> AsyncGenerator[BytesLike, None]:
-    """Pull every member's source through the encoder; close sources on every way out."""
+    """Pull every member's source through the encoder; close sources on every way out.
+
+    With *resume*, the members it skipped are not read; *remember* is told every
+    member's layout once the archive is complete.
+    """
     if isinstance(members, tuple):
         planned, lazy = members, None
     else:
         planned, lazy = (), members
-    encoder = ZipEncoder(hold_back_size=archive.hold_back_size, comment=archive.comment)
+    encoder = ZipEncoder(
+        hold_back_size=archive.hold_back_size,
+        comment=archive.comment,
+        resume=None if resume is None else resume.point,
+    )
+    if resume is not None:
+        planned = planned[resume.skipped :]
+        lead_in = resume.lead_in
+        if lead_in is not None:
+            # Checked against the member's declared size, as its full pass would be.
+            label = f"zip member {resume.lead_in_name!r} from byte {lead_in.start}"
+            async with SourcePass(lead_in.__aiter__(), label, resume.lead_in_length) as rest:
+                async for piece in rest:
+                    yield piece
     ahead = _look_ahead(planned, archive.look_ahead_size, archive.hold_back_size)
     index = 0
     try:
@@ -419,6 +466,8 @@ async def _encode(
         encoder.finish()
         for ready in encoder.take():
             yield ready
+        if remember is not None:
+            remember(encoder.layouts())
     except BaseException as error:
         await _close_unstarted(planned[index:])
         if lazy is not None:
@@ -466,10 +515,27 @@ def _ahead_job(member: ZipStreamFile, options: MemberOptions, limit: int) -> Ahe
     return AheadJob(options, size, source)
 
 
-def _encode_sync(members: tuple[_Named, ...], archive: ArchiveOptions) -> Iterator[BytesLike]:
+def _encode_sync(
+    members: tuple[_Named, ...],
+    archive: ArchiveOptions,
+    resume: _Resume | None = None,
+    remember: _Remember | None = None,
+) -> Iterator[BytesLike]:
     """``_encode`` without an event loop, for members whose sources have a synchronous
     face; the same encoder, so the same bytes."""
-    encoder = ZipEncoder(hold_back_size=archive.hold_back_size, comment=archive.comment)
+    encoder = ZipEncoder(
+        hold_back_size=archive.hold_back_size,
+        comment=archive.comment,
+        resume=None if resume is None else resume.point,
+    )
+    if resume is not None:
+        members = members[resume.skipped :]
+        lead_in = resume.lead_in
+        if lead_in is not None:
+            label = f"zip member {resume.lead_in_name!r} from byte {lead_in.start}"
+            rest = SyncSourcePass(iter(lead_in.sync()), label, resume.lead_in_length)
+            with rest:
+                yield from rest
     for member, _, options in members:
         source = member.source
         if type(source) is BytesSource:
@@ -491,6 +557,8 @@ def _encode_sync(members: tuple[_Named, ...], archive: ArchiveOptions) -> Iterat
         yield from encoder.take()
     encoder.finish()
     yield from encoder.take()
+    if remember is not None:
+        remember(encoder.layouts())
 
 
 def _learned_size(encoder: ZipEncoder, stream: SourcePass | SyncSourcePass) -> bool:
@@ -651,6 +719,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
 
     __slots__ = (
         "_archive",
+        "_layouts",
         "_lazy",
         "_named",
         "content_length",
@@ -665,6 +734,8 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
     ) -> None:
         self._archive = archive
         self.content_length = content_length
+        # Every member's layout, once a full pass has completed (see byte_range).
+        self._layouts: tuple[MemberLayout, ...] | None = None
         if isinstance(members, _LazyMembers):
             self._named: tuple[_Named, ...] | None = None
             self._lazy: _LazyMembers | None = members
@@ -724,7 +795,7 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
             return _archive(self._lazy.claim(), self._archive)
         assert self._named is not None
         _refuse_consumed(self._named)
-        return _archive(self._named, self._archive)
+        return _archive(self._named, self._archive, remember=self._remember)
 
     def sync(self) -> SyncResourceStream:
         """The same archive as a synchronous iterable, for httpx's sync ``Client``.
@@ -749,7 +820,62 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
     def _sync_pass(self) -> Iterator[BytesLike]:
         assert self._named is not None
         _refuse_consumed(self._named)
-        return _encode_sync(self._named, self._archive)
+        return _encode_sync(self._named, self._archive, remember=self._remember)
+
+    def _remember(self, layouts: list[MemberLayout]) -> None:
+        if self._layouts is None:
+            self._layouts = tuple(layouts)
+
+    def _range_from(self, start: int, stop: int | None) -> tuple[AsyncIterator[BytesLike], int]:
+        # A range opener (see byte_range): members before start whose layout is
+        # known are not read; a stored one that start falls inside is read from there.
+        if self._named is None:
+            return self.__aiter__(), 0
+        _refuse_consumed(self._named)
+        resume, position = self._resume_at(start)
+        return _archive(self._named, self._archive, resume), position
+
+    def _sync_range_from(self, start: int, stop: int | None) -> tuple[Iterator[BytesLike], int]:
+        if self._named is None:
+            return self._sync_pass(), 0
+        _refuse_consumed(self._named)
+        resume, position = self._resume_at(start)
+        return _encode_sync(self._named, self._archive, resume), position
+
+    def _resume_at(self, start: int) -> tuple[_Resume, int]:
+        """Where a pass from byte *start* resumes, and the byte it begins with."""
+        named = self._named
+        assert named is not None
+        layouts: tuple[MemberLayout | None, ...] | None = self._layouts
+        if layouts is None:
+            hold_back = self._archive.hold_back_size
+            layouts = tuple(
+                predicted_layout(options, member.size, hold_back) for member, _, options in named
+            )
+        skip = skip_segments(
+            [None if layout is None else layout.length for layout in layouts], start
+        )
+        index = skip.segment
+        if skip.inside:
+            layout = layouts[index]
+            assert layout is not None
+            written = layout.written
+            header = local_header_length(written.entry, written.zip64, written.encrypted)
+            verbatim = (
+                written.method == COMPRESSION_METHOD_NONE
+                and not written.encrypted
+                and not written.data_descriptor
+                and not written.entry.is_dir
+            )
+            if verbatim and skip.inside >= header:
+                # The member's data is its source's bytes: read them from where start is.
+                skipped = skip.inside - header
+                lead_in = ByteRange._create(named[index][0].source, skipped, None)
+                point = resume_point(cast("list[MemberLayout]", layouts[: index + 1]))
+                name = named[index][1]
+                return _Resume(point, index + 1, lead_in, written.size - skipped, name), start
+        point = resume_point(cast("list[MemberLayout]", layouts[:index]))
+        return _Resume(point, index, None), skip.offset
 
     def _refuse_consumed(self) -> None:
         if self._lazy is not None:

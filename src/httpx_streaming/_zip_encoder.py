@@ -431,11 +431,11 @@ class ZipEncoder:
     """
 
     __slots__ = (
-        "_central",
         "_comment",
         "_member",
         "_member_offset",
         "_out",
+        "_written",
         "hold_back_size",
         "state",
     )
@@ -446,12 +446,17 @@ class ZipEncoder:
         hold_back_size: int = DEFAULT_HOLD_BACK_SIZE,
         chunk_size: int = OUTPUT_CHUNK_SIZE,
         comment: bytes = b"",
+        resume: ResumePoint | None = None,
     ) -> None:
         self.hold_back_size = hold_back_size
         self._comment = comment
         self.state = EncoderState.BETWEEN_MEMBERS
         self._out = Output(chunk_size)
-        self._central: list[bytes] = []
+        # Every member written, and the offset of its local header.
+        self._written: list[tuple[WrittenMember, int]] = []
+        if resume is not None:
+            self._written.extend(resume.written)
+            self._out.offset = resume.offset
         self._member: MemberWriter | None = None
         self._member_offset = 0
 
@@ -492,8 +497,7 @@ class ZipEncoder:
         if crc is None or options.crc_data is not data:
             crc = crc32(data)
         offset = self._out.offset
-        written = write_complete(self._out, options, (data,), size, crc)
-        self._central.append(written.central_record(offset))
+        self._written.append((write_complete(self._out, options, (data,), size, crc), offset))
 
     def add_encoded(self, member: EncodedMember) -> None:
         """A member encoded on its own by ``encode_member`` (in another thread, say):
@@ -502,7 +506,7 @@ class ZipEncoder:
         offset = self._out.offset
         for piece in member.pieces:
             self._out.write(piece)
-        self._central.append(member.written.central_record(offset))
+        self._written.append((member.written, offset))
 
     def learn_size(self, size: int | None) -> None:
         """The member's size became known after its first chunk (e.g. a response header)."""
@@ -521,7 +525,7 @@ class ZipEncoder:
         member = self._member
         if member is None:
             raise RuntimeError(f"end() while {self.state.value}")
-        self._central.append(member.end().central_record(self._member_offset))
+        self._written.append((member.end(), self._member_offset))
         self._member = None
         self.state = EncoderState.BETWEEN_MEMBERS
 
@@ -533,16 +537,89 @@ class ZipEncoder:
         self.state = EncoderState.FINISHED
         out = self._out
         start = out.offset
-        out.write_small(self._central)
-        end = end_of_archive(len(self._central), start, out.offset - start, self._comment)
+        written = self._written
+        out.write_small([member.central_record(offset) for member, offset in written])
+        end = end_of_archive(len(written), start, out.offset - start, self._comment)
         if self._comment:
             refuse_false_end(end, len(self._comment))
         out.write(end)
         out.flush()
 
+    def layouts(self) -> list[MemberLayout]:
+        """Where every member of the finished archive lies (see ``MemberLayout``)."""
+        if self.state is not EncoderState.FINISHED:
+            raise RuntimeError(f"layouts() while {self.state.value}")
+        return [MemberLayout(member, member_length(member)) for member, _ in self._written]
+
     def _expect(self, state: EncoderState, call: str) -> None:
         if self.state is not state:
             raise RuntimeError(f"{call} while {self.state.value}")
+
+
+class MemberLayout(NamedTuple):
+    """Where a member lies in its archive: what its records hold, and its length from
+    its local header's first byte to its data's (or descriptor's) last."""
+
+    written: WrittenMember
+    length: int
+
+
+def member_length(member: WrittenMember) -> int:
+    """The bytes *member* takes in the archive: local header, data, descriptor."""
+    length = local_header_length(member.entry, member.zip64, member.encrypted)
+    length += member.compressed_size
+    if member.data_descriptor:
+        length += data_descriptor_size(zip64=member.zip64)
+    return length
+
+
+def predicted_layout(
+    options: MemberOptions, size: int | None, hold_back_size: int
+) -> MemberLayout | None:
+    """A member's layout when it is known before its data is read: a folder, an empty
+    member, or a stored one of declared size whose CRC is given (or not written: AE-2).
+    Else ``None``. It is what the encoder writes for the member, to the byte."""
+    entry, keys = options.entry, options.encryption
+    if entry.is_dir:
+        written = WrittenMember(entry, COMPRESSION_METHOD_NONE, 0, 0, 0, False, False)
+        return MemberLayout(written, member_length(written))
+    encrypted = keys is not None
+    if size == 0:
+        stored = AES_OVERHEAD if encrypted else 0
+        written = WrittenMember(
+            entry, COMPRESSION_METHOD_NONE, 0, stored, 0, False, False, encrypted
+        )
+        return MemberLayout(written, member_length(written))
+    if size is None or options.method != COMPRESSION_METHOD_NONE:
+        return None
+    if options.crc32 is None and not encrypted:
+        return None
+    descriptor, zip64 = stored_layout(size, options.crc32 is not None, hold_back_size, encrypted)
+    crc = 0 if encrypted else options.crc32
+    assert crc is not None
+    stored = size + AES_OVERHEAD if encrypted else size
+    written = WrittenMember(
+        entry, COMPRESSION_METHOD_NONE, crc, stored, size, descriptor, zip64, encrypted
+    )
+    return MemberLayout(written, member_length(written))
+
+
+class ResumePoint(NamedTuple):
+    """Where an encoder resumes an archive: the members before it, each with its local
+    header's offset, and the offset of the next member."""
+
+    written: list[tuple[WrittenMember, int]]
+    offset: int
+
+
+def resume_point(layouts: Sequence[MemberLayout]) -> ResumePoint:
+    """The resume point after the members of *layouts*, laid one after another."""
+    written: list[tuple[WrittenMember, int]] = []
+    offset = 0
+    for layout in layouts:
+        written.append((layout.written, offset))
+        offset += layout.length
+    return ResumePoint(written, offset)
 
 
 def refuse_false_end(end: bytes, comment_length: int) -> None:

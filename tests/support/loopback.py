@@ -13,7 +13,11 @@ Endpoints (all record what they received in ``Recorder``):
   attempts on KEY, then 200 like ``/upload``.
 * ``POST /redirect?to=PATH&status=307`` — reads the body, then redirects.
 * ``GET /files/NAME?size=N`` — N bytes (default ``FILE_SIZE``) of
-  ``pattern_bytes(N, file_seed(NAME))`` with a Content-Length: a named download.
+  ``pattern_bytes(N, file_seed(NAME))`` with a Content-Length: a named download
+  (no ``Range`` support: a server that ignores ranges).
+* ``GET /static/NAME`` — the file NAME of ``app.static_dir`` served by Starlette's
+  ``FileResponse``: a real implementation of ``Range``, ``If-Range`` and ``ETag``.
+  The body bytes it sent are counted in ``recorder.served`` by path.
 
 Bodies up to ``KEEP_LIMIT`` bytes are kept so tests can parse them with real
 parsers; larger ones keep only size and hash.
@@ -26,12 +30,15 @@ import gzip as gzip_module
 import hashlib
 import json
 import random
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -153,6 +160,8 @@ class Recorder:
     receiving: dict[str, int] = field(default_factory=dict)
     # Chunks of a /slow answer sent so far, by query string.
     sending: dict[str, int] = field(default_factory=dict)
+    # Body bytes of /static answers sent, by path.
+    served: dict[str, int] = field(default_factory=dict)
 
     def on(self, path: str) -> list[Received]:
         """The requests on *path* whose body arrived complete."""
@@ -165,11 +174,13 @@ class Recorder:
         self.attempts.clear()
         self.receiving.clear()
         self.sending.clear()
+        self.served.clear()
 
 
 class LoopbackApp:
-    def __init__(self) -> None:
+    def __init__(self, static_dir: Path) -> None:
         self.recorder = Recorder()
+        self.static_dir = static_dir
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -228,8 +239,35 @@ class LoopbackApp:
                 gzip=False,
                 chunked=False,
             )
+        elif path.startswith("/static/"):
+            await self._static(scope, receive, send, path.removeprefix("/static/"))
         else:
             await _respond(send, 404, b"not found")
+
+    async def _static(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        from starlette.responses import FileResponse
+
+        path = scope["path"]
+        self.recorder.requests.append(
+            Received(
+                method=scope["method"],
+                path=path,
+                query=scope["query_string"].decode(),
+                headers={key.decode().lower(): value.decode() for key, value in scope["headers"]},
+                size=0,
+                sha256="",
+                body=None,
+            )
+        )
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                served = self.recorder.served
+                served[path] = served.get(path, 0) + len(message.get("body", b""))
+            await send(message)
+
+        response = FileResponse(self.static_dir / name)
+        await response(scope, receive, counting_send)
 
     async def _read(self, scope: Scope, receive: Receive) -> Received:
         digest = hashlib.sha256()
@@ -357,7 +395,8 @@ def serve_in_thread() -> Iterator[LoopbackServer]:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
-    app = LoopbackApp()
+    static_dir = Path(tempfile.mkdtemp(prefix="loopback-static-"))
+    app = LoopbackApp(static_dir)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -389,6 +428,7 @@ def serve_in_thread() -> Iterator[LoopbackServer]:
         loop.close()
         with contextlib.suppress(OSError):  # hypercorn closes the socket it was given
             listener.close()
+        shutil.rmtree(static_dir, ignore_errors=True)
 
 
 def _wait_until_listening(port: int) -> None:
