@@ -630,7 +630,40 @@ async def check_httpx2_testing_with_pytest_httpx2(server: LoopbackServer) -> Non
         )
 
 
+async def check_progress_tqdm(server: LoopbackServer) -> None:
+    photo = Path(tempfile.mkdtemp()) / "beach.jpg"
+    photo.write_bytes(pattern_bytes(700_000, seed=31))
+    output = io.StringIO()
+    assert await load("progress_tqdm").main(server.url, photo, output) == 200
+    (received,) = server.recorder.on("/upload/photo")
+    assert received.body is not None
+    parsed = parse_python_multipart(received.body, received.headers["content-type"])
+    parts = {part.name: part for part in parsed}
+    assert parts["photo"].data == photo.read_bytes() and parts["title"].data == b"holiday"
+    # tqdm drew the bar to the end, the field being sent in its caption.
+    assert f"{received.size / 1000:.0f}k/{received.size / 1000:.0f}k" in output.getvalue()
+    assert "photo" in output.getvalue()
+
+
+async def check_progress_rich(server: LoopbackServer) -> None:
+    from rich.console import Console
+
+    folder = Path(tempfile.mkdtemp())
+    for index in range(3):
+        (folder / f"part{index}.bin").write_bytes(pattern_bytes(200_000, seed=40 + index))
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    assert await load("progress_rich").main(server.url, folder, console) == 200
+    (received,) = server.recorder.on("/upload/archive.zip")
+    assert received.body is not None
+    assert zip_members(received.body) == {path.name: path.read_bytes() for path in folder.iterdir()}
+    drawn = console.file.getvalue()  # type: ignore[attr-defined]
+    total = f"{received.size / 1000:.1f}"
+    assert f"{total}/{total} kB" in drawn  # the last draw: every byte sent
+
+
 CHECKS = {
+    "progress_tqdm": check_progress_tqdm,
+    "progress_rich": check_progress_rich,
     "testing_with_respx": check_testing_with_respx,
     "chain_get_into_post": check_chain_get_into_post,
     "retry_loop": check_retry_loop,

@@ -11,9 +11,8 @@ import httpx
 from fake_terminal import FakeTTY
 from loopback import LoopbackServer
 
-from httpx_streaming import ResourceStreamFunction, stream_response
+from httpx_streaming import ResourceStreamFunction, stream_response, with_progress
 from httpx_streaming._progress import (
-    CountingSource,
     ProgressBar,
     format_bytes,
     format_duration,
@@ -104,35 +103,25 @@ async def chunks(count: int, size: int) -> AsyncIterator[bytes]:
         yield bytes([index]) * size
 
 
-async def test_counting_source_passes_chunks_through() -> None:
+async def test_the_bar_follows_with_progress() -> None:
     stream, clock = FakeTTY(), FakeClock()
     bar = ProgressBar(None, stream=stream, clock=clock)
     source = chunks(3, 1000)
     source.content_length = 3000
-    counted = CountingSource(source, bar)
+    counted = with_progress(source, bar.show)
     assert counted.content_length == 3000 and counted.reusable
     for _attempt in range(2):  # each pass restarts the count
         passed = [chunk async for chunk in counted]
         assert passed == [bytes([index]) * 1000 for index in range(3)]
-        assert bar.done == 3000
+        assert bar.done == 3000 and bar.total == 3000
 
 
-async def test_counting_source_is_zero_copy() -> None:
-    block = bytearray(b"x" * 65536)
-
-    @ResourceStreamFunction
-    async def same() -> AsyncIterator[bytearray]:
-        yield block
-
-    bar = ProgressBar(None, stream=FakeTTY())
-    async for chunk in CountingSource(same(), bar):
-        assert chunk is block
-
-
-async def test_counting_source_learns_the_total(server: LoopbackServer) -> None:
+async def test_the_bar_learns_the_total(server: LoopbackServer) -> None:
     bar = ProgressBar(None, stream=FakeTTY())
     async with httpx.AsyncClient() as client:
-        body = CountingSource(stream_response(client, "GET", f"{server.url}/bytes?size=5000"), bar)
+        body = with_progress(
+            stream_response(client, "GET", f"{server.url}/bytes?size=5000"), bar.show
+        )
         assert body.content_length is None
         iterator = body.__aiter__()
         try:

@@ -14,6 +14,7 @@ from ._form import FormData
 from ._resource import ResourceStream, ResourceStreamFunction, SyncResourceStream
 from ._sources import as_byte_source
 from ._types import ByteSource
+from ._upload_progress import Progress, ProgressBody, with_progress
 from ._zip import (
     COMPRESSION_METHOD_DEFLATE,
     COMPRESSION_METHOD_NONE,
@@ -31,6 +32,8 @@ __all__ = [
     "ByteSource",
     "FormData",
     "LengthMismatchError",
+    "Progress",
+    "ProgressBody",
     "ResourceStream",
     "ResourceStreamFunction",
     "SourceChangedError",
@@ -45,6 +48,7 @@ __all__ = [
     "stream_file",
     "stream_response",
     "stream_zip",
+    "with_progress",
 ]
 
 __version__ = "0.1.0"

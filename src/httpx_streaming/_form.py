@@ -29,6 +29,7 @@ from ._ranges import skip_segments
 from ._resource import SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, Chunk
+from ._upload_progress import PartTracker
 from ._validation import check_chunk, describe, source_length
 
 _OCTET_STREAM = "application/octet-stream"
@@ -441,9 +442,26 @@ class FormData:
         segments, position = _segments_from(self._segments(), start)
         return _generate_sync(segments), position
 
-    def _segments(self) -> list[BytesLike | _Field]:
+    def _tracked_pass(self, tracker: PartTracker) -> AsyncIterator[BytesLike]:
+        # A pass that tells *tracker* which field it is sending (see with_progress).
+        segments, names = self._named_segments()
+        return _generate(segments, tracker, names)
+
+    def _sync_tracked_pass(self, tracker: PartTracker) -> Iterator[BytesLike]:
+        segments, names = self._named_segments()
+        return _generate_sync(segments, tracker, names)
+
+    def _named_segments(self) -> tuple[list[BytesLike | _Field], list[str | None]]:
+        owners: list[int] = []
+        segments = self._segments(owners)
+        if not self.is_multipart:
+            return segments, [None] * len(segments)
+        return segments, [self._fields[owner].name for owner in owners]
+
+    def _segments(self, owners: list[int] | None = None) -> list[BytesLike | _Field]:
         """The framing of one pass, with the fields whose sources it reads; refuses a
-        form holding a one-shot value that an earlier pass read."""
+        form holding a one-shot value that an earlier pass read. *owners* gets the
+        index of the field each segment belongs to."""
         if not self.is_multipart:
             body = self._urlencoded()
             return [body] if body else []
@@ -454,6 +472,7 @@ class FormData:
                 (field.header, field.data if field.data is not None else field)
                 for field in self._fields
             ],
+            owners=owners,
         )
 
 
@@ -479,9 +498,15 @@ def _segments_from(
     return rest, start
 
 
-def _generate_sync(segments: list[BytesLike | _Field]) -> Iterator[BytesLike]:
+def _generate_sync(
+    segments: list[BytesLike | _Field],
+    tracker: PartTracker | None = None,
+    names: list[str | None] | None = None,
+) -> Iterator[BytesLike]:
     """One synchronous pass: ``_generate`` without an event loop (the pass does the checks)."""
-    for segment in segments:
+    for index, segment in enumerate(segments):
+        if tracker is not None and names is not None:
+            tracker.name = names[index]
         if isinstance(segment, _Field):
             assert segment.source is not None
             with open_sync_pass(segment.source) as stream:
@@ -490,15 +515,22 @@ def _generate_sync(segments: list[BytesLike | _Field]) -> Iterator[BytesLike]:
             yield segment
 
 
-async def _generate(segments: list[BytesLike | _Field]) -> AsyncGenerator[BytesLike, None]:
+async def _generate(
+    segments: list[BytesLike | _Field],
+    tracker: PartTracker | None = None,
+    names: list[str | None] | None = None,
+) -> AsyncGenerator[BytesLike, None]:
     """One pass: yield framing bytes and every source's chunks, closing each source.
 
     An async generator rather than an iterator class: per chunk it costs one
     generator step, which keeps the form as fast as a bare generator. For the
     same reason it reads the iterator under each source's pass directly and
-    does the pass's checks (bytes-like chunks, declared length) inline.
+    does the pass's checks (bytes-like chunks, declared length) inline. With a
+    *tracker*, it is told the name of each segment's field as the segment begins.
     """
-    for segment in segments:
+    for index, segment in enumerate(segments):
+        if tracker is not None and names is not None:
+            tracker.name = names[index]
         if not isinstance(segment, _Field):
             yield segment
             continue

@@ -272,6 +272,7 @@ def frame_parts(
     parts: Sequence[tuple[bytes, BytesLike | T]],
     *,
     coalesce_limit: int = COALESCE_LIMIT,
+    owners: list[int] | None = None,
 ) -> list[BytesLike | T]:
     """Lay out a multipart body as a list of segments, framing coalesced.
 
@@ -281,10 +282,14 @@ def frame_parts(
     in-memory values (shorter than *coalesce_limit*) are joined into one
     ``bytes`` segment; larger in-memory values are kept as their own segment,
     the very object given (no copy), as are stream tokens. No segment is empty.
+
+    With *owners*, the index of the part each segment belongs to is appended to
+    it, segment by segment: a segment of coalesced framing belongs to the last
+    part whose header it holds (the closing delimiter's to the last part).
     """
     segments: list[BytesLike | T] = []
     pending: list[BytesLike] = []
-    for header, data in parts:
+    for index, (header, data) in enumerate(parts):
         pending.append(header)
         if isinstance(data, bytes | bytearray | memoryview):
             if len(data) < coalesce_limit:
@@ -296,9 +301,13 @@ def frame_parts(
         else:
             segments.append(b"".join(pending))
             segments.append(data)
+        if owners is not None:
+            owners.extend((index, index))
         pending = [CRLF]
     pending.append(closing_delimiter(boundary))
     segments.append(b"".join(pending))
+    if owners is not None:
+        owners.append(max(len(parts) - 1, 0))
     return segments
 
 

@@ -1,12 +1,10 @@
 """A progress bar on standard error for the command line.
 
-Two pieces: [ProgressBar][httpx_streaming._progress.ProgressBar] counts bytes
-and renders one self-overwriting line (bytes, rate, and percentage and ETA when
-the total is known) at most every ``interval`` seconds, and
-[CountingSource][httpx_streaming._progress.CountingSource] wraps a byte source
-so that every chunk it yields is counted on its way to httpx. The wrapper
-yields the source's own chunk objects (no copy) and costs one addition and one
-clock read per chunk.
+[ProgressBar][httpx_streaming._progress.ProgressBar] counts bytes and renders
+one self-overwriting line (bytes, rate, and percentage and ETA when the total
+is known) at most every ``interval`` seconds. An upload feeds it through the
+public [with_progress][httpx_streaming.with_progress]: ``with_progress(body,
+bar.show)``.
 
 The bar draws only on a terminal: on anything else it stays silent, so
 redirected standard error is never littered with carriage returns.
@@ -18,12 +16,11 @@ import io
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import TextIO, final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
 
-from ._passes import close_pass
-from ._types import BytesLike, ByteSource
-from ._validation import source_length
+if TYPE_CHECKING:
+    from ._upload_progress import Progress
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -116,12 +113,23 @@ class ProgressBar:
         # The first draw waits one interval: a rate measured over a chunk or two is noise.
         self._next_render = self._start + interval
         self._drawn = False
+        self._attempt = 0  # of the upload whose progress is shown
 
     def restart(self) -> None:
         """Start counting again from zero (a new attempt of the same transfer)."""
         self.done = 0
         self._start = self._clock()
         self._next_render = self._start + self._interval
+
+    def show(self, progress: Progress) -> None:
+        """Follow an upload's [Progress][httpx_streaming.Progress]: a new attempt
+        starts the count again."""
+        if progress.attempt != self._attempt:
+            self._attempt = progress.attempt
+            self.restart()
+        if progress.total is not None:
+            self.total = progress.total
+        self.advance(progress.sent - self.done)
 
     def advance(self, count: int) -> None:
         """Count *count* more bytes; redraw if the last redraw is old enough."""
@@ -167,72 +175,3 @@ def _columns(stream: TextIO) -> int:
         columns = 0
     # A pseudo-terminal may report 0 columns: fall back to $COLUMNS, else 80.
     return columns or shutil.get_terminal_size((80, 24)).columns
-
-
-@final
-class CountingSource:
-    """A byte source that passes another one's chunks through, counting them.
-
-    Each ``async for`` restarts the bar (an attempt sends the whole body), so
-    retries show the attempt in progress. ``content_length``, ``reusable`` and
-    ``consumed`` are those of the wrapped source.
-    """
-
-    __slots__ = ("_bar", "_source")
-
-    def __init__(self, source: ByteSource, bar: ProgressBar) -> None:
-        self._source = source
-        self._bar = bar
-
-    @property
-    def content_length(self) -> int | None:
-        return self._source.content_length
-
-    @property
-    def reusable(self) -> bool:
-        return self._source.reusable
-
-    @property
-    def consumed(self) -> bool:
-        return self._source.consumed
-
-    def __aiter__(self) -> CountingStream:
-        iterator = self._source.__aiter__()
-        self._bar.restart()
-        return CountingStream(iterator, self._bar)
-
-    def __repr__(self) -> str:
-        return f"<CountingSource {self._source!r}>"
-
-
-@final
-class CountingStream(AsyncIterator[BytesLike]):
-    """One counted pass: yields the wrapped iterator's chunks themselves."""
-
-    __slots__ = ("_advance", "_first", "_iterator")
-
-    def __init__(self, iterator: AsyncIterator[BytesLike], bar: ProgressBar) -> None:
-        self._iterator = iterator
-        self._advance = bar.advance
-        self._first = bar if bar.total is None else None
-
-    @property
-    def content_length(self) -> int | None:
-        return source_length(self._iterator)
-
-    def __aiter__(self) -> CountingStream:
-        return self
-
-    async def __anext__(self) -> BytesLike:
-        chunk = await self._iterator.__anext__()
-        if self._first is not None:
-            # Some sources learn their length with the first chunk (a response's
-            # Content-Length); look once, not on every chunk.
-            self._first.total = self.content_length
-            self._first = None
-        self._advance(len(chunk))
-        return chunk
-
-    async def aclose(self) -> None:
-        """Close the wrapped iterator."""
-        await close_pass(self._iterator)

@@ -41,6 +41,7 @@ from ._ranges import skip_segments
 from ._resource import ResourceStream, SyncResourceStream
 from ._sources import BytesSource, as_byte_source
 from ._types import BytesLike, ByteSource, Chunk, NoPublicConstructor
+from ._upload_progress import PartTracker
 from ._validation import check_chunk, describe, is_reusable, source_length
 from ._zip_aes import SALT_SIZE, AesKeySource, check_password
 from ._zip_deflate import crc32 as compute_crc32
@@ -375,9 +376,10 @@ def _archive(
     archive: ArchiveOptions,
     resume: _Resume | None = None,
     remember: _Remember | None = None,
+    tracker: PartTracker | None = None,
 ) -> AsyncGenerator[Chunk, None]:
     # Bytes-like chunks, typed as httpx's content= reads them (see Chunk).
-    return cast("AsyncGenerator[Chunk, None]", _encode(members, archive, resume, remember))
+    return cast("AsyncGenerator[Chunk, None]", _encode(members, archive, resume, remember, tracker))
 
 
 async def _encode(
@@ -385,11 +387,13 @@ async def _encode(
     archive: ArchiveOptions,
     resume: _Resume | None = None,
     remember: _Remember | None = None,
+    tracker: PartTracker | None = None,
 ) -> AsyncGenerator[BytesLike, None]:
     """Pull every member's source through the encoder; close sources on every way out.
 
     With *resume*, the members it skipped are not read; *remember* is told every
-    member's layout once the archive is complete.
+    member's layout once the archive is complete; *tracker* is told each member's
+    name as it begins.
     """
     if isinstance(members, tuple):
         planned, lazy = members, None
@@ -416,12 +420,14 @@ async def _encode(
             if lazy is None:
                 if index == len(planned):
                     break
-                member, _, options = planned[index]
+                member, name, options = planned[index]
             else:
                 try:
-                    member, _, options = await lazy.__anext__()
+                    member, name, options = await lazy.__anext__()
                 except StopAsyncIteration:
                     break
+            if tracker is not None:
+                tracker.name = name
             if ahead is not None:
                 ahead.schedule(index)
                 batch = ahead.take(index)
@@ -520,6 +526,7 @@ def _encode_sync(
     archive: ArchiveOptions,
     resume: _Resume | None = None,
     remember: _Remember | None = None,
+    tracker: PartTracker | None = None,
 ) -> Iterator[BytesLike]:
     """``_encode`` without an event loop, for members whose sources have a synchronous
     face; the same encoder, so the same bytes."""
@@ -536,7 +543,9 @@ def _encode_sync(
             rest = SyncSourcePass(iter(lead_in.sync()), label, resume.lead_in_length)
             with rest:
                 yield from rest
-    for member, _, options in members:
+    for member, name, options in members:
+        if tracker is not None:
+            tracker.name = name
         source = member.source
         if type(source) is BytesSource:
             encoder.add(options, source.data)
@@ -821,6 +830,19 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
         assert self._named is not None
         _refuse_consumed(self._named)
         return _encode_sync(self._named, self._archive, remember=self._remember)
+
+    def _tracked_pass(self, tracker: PartTracker) -> AsyncIterator[BytesLike]:
+        # A pass that tells *tracker* which member it is sending (see with_progress).
+        if self._lazy is not None:
+            return _archive(self._lazy.claim(), self._archive, tracker=tracker)
+        assert self._named is not None
+        _refuse_consumed(self._named)
+        return _archive(self._named, self._archive, remember=self._remember, tracker=tracker)
+
+    def _sync_tracked_pass(self, tracker: PartTracker) -> Iterator[BytesLike]:
+        assert self._named is not None  # sync() refused the others
+        _refuse_consumed(self._named)
+        return _encode_sync(self._named, self._archive, remember=self._remember, tracker=tracker)
 
     def _remember(self, layouts: list[MemberLayout]) -> None:
         if self._layouts is None:

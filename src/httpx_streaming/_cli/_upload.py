@@ -8,7 +8,7 @@ from typing import cast
 import httpx
 
 from .. import ByteSource
-from .._progress import CountingSource
+from .._upload_progress import with_progress
 from ._failures import status_text
 from ._options import Options
 from ._retry import with_retries
@@ -32,7 +32,7 @@ async def upload(
     is an ``httpx.HTTPStatusError``, reported as ``POST <url> answered ...``.
     """
     bar = options.progress_bar(body.content_length, "upload")
-    sent: ByteSource = CountingSource(body, bar) if bar.enabled else body
+    sent: ByteSource = with_progress(body, bar.show) if bar.enabled else body
     request_headers = {**headers, **options.headers}
     try:
         response = await with_retries(
