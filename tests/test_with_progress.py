@@ -1,4 +1,4 @@
-"""with_progress: reports every pass of every body kind, on async and sync clients, without copies."""
+"""with_progress: reports every pass of every body kind, async and sync, without copies."""
 
 from __future__ import annotations
 
