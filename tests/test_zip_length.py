@@ -23,6 +23,7 @@ from httpx_streaming import (
     ZipStreamFile,
     create_zip_stream_resource,
 )
+from httpx_streaming._zip_encoder import MemberLayout, predicted_layout
 
 MOMENT = datetime(2024, 5, 17, 12, 0, 30, tzinfo=timezone.utc)
 LINK = stat.S_IFLNK | 0o777
@@ -148,6 +149,51 @@ async def test_content_length_is_the_archive_length(shape: str, tmp_path: Path) 
     assert await passes(resource) == (resource.content_length, resource.content_length)
 
 
+UNKNOWN_LAYOUTS = {
+    "stored bytes and a path": [1],
+    "declared size within the hold-back": [0],
+    "declared size past the hold-back: a data descriptor": [0],
+}
+
+
+def predicted(resource: Any) -> list[MemberLayout | None]:
+    hold_back = resource._archive.hold_back_size
+    return [
+        predicted_layout(options, member.size, hold_back) for member, _, options in resource._named
+    ]
+
+
+def check_layouts(resource: Any, before: list[MemberLayout | None], data: bytes | None) -> None:
+    """What a full pass remembered is what was predicted, and (read by zipfile) where each
+    member's local header really is."""
+    remembered = resource._layouts
+    assert remembered is not None and len(remembered) == len(before)
+    for guess, layout in zip(before, remembered, strict=True):
+        assert guess is None or guess == layout
+    if data is not None:
+        with zipfile.ZipFile(io.BytesIO(data)) as read:
+            offsets = [info.header_offset for info in read.infolist()]
+        ends = [0]
+        for layout in remembered:
+            ends.append(ends[-1] + layout.length)
+        assert offsets == ends[:-1]
+        assert read.start_dir == ends[-1]
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+async def test_layouts_known_in_advance_are_the_layouts_written(shape: str, tmp_path: Path) -> None:
+    (tmp_path / "p.bin").write_bytes(b"p" * 12345)
+    make, options = SHAPES[shape]
+    resource = create_zip_stream_resource(make(tmp_path), **options)
+    before = predicted(resource)
+    # A member's layout is known before its data is read unless it is stored from a
+    # source (not in memory), unencrypted, without a CRC: its CRC is in its records.
+    unknown = [index for index, layout in enumerate(before) if layout is None]
+    assert unknown == UNKNOWN_LAYOUTS.get(shape, [])
+    data = b"".join([bytes(chunk) async for chunk in resource])
+    check_layouts(resource, before, data)
+
+
 async def test_length_is_unknown_when_a_member_is_not_stored_with_a_known_size() -> None:
     async def unsized() -> AsyncGenerator[bytes, None]:
         yield b"x"
@@ -192,8 +238,10 @@ BIG_SHAPES = {
 def test_content_length_either_side_of_4_gib(shape: str) -> None:
     resource = create_zip_stream_resource(BIG_SHAPES[shape]())
     assert resource.content_length is not None
+    before = predicted(resource)
     total = sum(len(chunk) for chunk in resource.sync())
     assert total == resource.content_length
+    check_layouts(resource, before, None)  # the layouts zip64 changes, as predicted
 
 
 def test_a_small_archive_is_read_back() -> None:

@@ -49,8 +49,12 @@ class _BoundFunction:
         return {"Content-Length": str(self.content_length)}
 
     def __repr__(self) -> str:
-        arguments = [repr(value) for value in self.positional_parameters]
-        arguments.extend(f"{key}={value!r}" for key, value in self.keyword_parameters.items())
+        # Arguments are shortened: a resource bound to megabytes of data is named in
+        # error messages, which should fit on a screen.
+        arguments = [_shortened(value) for value in self.positional_parameters]
+        arguments.extend(
+            f"{key}={_shortened(value)}" for key, value in self.keyword_parameters.items()
+        )
         length = "" if self.content_length is None else f" content_length={self.content_length}"
         call = f"{_function_name(self.function)}({', '.join(arguments)})"
         return f"<{type(self).__name__} {call}{length}>"
@@ -280,6 +284,11 @@ class ResourceStreamFunction(Generic[P, StreamT]):
 
     def __repr__(self) -> str:
         return f"<ResourceStreamFunction {_function_name(self.function)}>"
+
+
+def _shortened(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _function_name(function: object) -> str:
