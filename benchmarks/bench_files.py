@@ -101,7 +101,7 @@ def make_row(
     ours: tuple[str, list[float]],
     peer: tuple[str, list[float]],
     *,
-    target: float = 1.0,
+    target: float | None = 1.0,
     notes: tuple[str, ...] = (),
 ) -> _report.Row:
     ours_name, ours_times = ours

@@ -661,7 +661,25 @@ async def check_progress_rich(server: LoopbackServer) -> None:
     assert f"{total}/{total} kB" in drawn  # the last draw: every byte sent
 
 
+async def check_upload_in_parts(server: LoopbackServer) -> None:
+    folder = Path(tempfile.mkdtemp())
+    sizes = [3_000_000, 7_000_000, 10, 4_000_000]
+    for index, size in enumerate(sizes):
+        (folder / f"f{index}.bin").write_bytes(pattern_bytes(size, seed=50 + index))
+    statuses = await load("upload_in_parts").main(server.url, folder)
+    assert statuses == [200, 200, 200]  # 14 MB and framing: three parts of at most 5 MiB
+    parts = [server.recorder.on(f"/upload/part-{number}")[0] for number in (1, 2, 3)]
+    assert [part.headers["content-length"] for part in parts] == [
+        str(5 * 1024 * 1024),
+        str(5 * 1024 * 1024),
+        str(parts[2].size),
+    ]
+    whole = b"".join(part.body or b"" for part in parts)
+    assert zip_members(whole) == {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
 CHECKS = {
+    "upload_in_parts": check_upload_in_parts,
     "progress_tqdm": check_progress_tqdm,
     "progress_rich": check_progress_rich,
     "testing_with_respx": check_testing_with_respx,
