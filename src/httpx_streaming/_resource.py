@@ -286,9 +286,13 @@ class ResourceStreamFunction(Generic[P, StreamT]):
         return f"<ResourceStreamFunction {_function_name(self.function)}>"
 
 
-def _shortened(value: object, limit: int = 60) -> str:
+def _shortened(value: object, limit: int = 80) -> str:
+    # Both ends are kept: a path's file name is at its end.
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    keep = (limit - 3) // 2
+    return text[:keep] + "..." + text[-keep:]
 
 
 def _function_name(function: object) -> str:
