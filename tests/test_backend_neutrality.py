@@ -145,6 +145,7 @@ STDLIB = {
     "__future__",
     "collections",
     "datetime",
+    "email",
     "enum",
     "functools",
     "hashlib",

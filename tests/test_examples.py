@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 import anyio
+import httpx
 import pytest
 import respx
 from cli_runner import assert_one_error_line, run, run_module
@@ -493,6 +494,38 @@ async def check_zip_write_file(server: LoopbackServer) -> None:
         }
 
 
+async def check_zip_range_download(server: LoopbackServer) -> None:
+    # The app itself, in this event loop (asyncio or trio); test_serve_ranges.py serves
+    # such an app with uvicorn and hypercorn, and resumes it with curl.
+    with tempfile.TemporaryDirectory() as folder:
+        photos = Path(folder) / "photos"
+        (photos / "2024").mkdir(parents=True)
+        (photos / "beach.jpg").write_bytes(pattern_bytes(300_000, 1))
+        (photos / "2024" / "hill.jpg").write_bytes(pattern_bytes(200_000, 2))
+        app = load("zip_range_download").make_app(photos)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://photos") as client:
+            whole = await client.get("/photos.zip")
+            assert whole.status_code == 200
+            assert whole.headers["content-length"] == str(len(whole.content))
+            assert whole.headers["accept-ranges"] == "bytes"
+            assert whole.headers["content-disposition"] == 'attachment; filename="photos.zip"'
+            resumed = await client.get(
+                "/photos.zip",
+                headers={"Range": "bytes=250000-", "If-Range": whole.headers["etag"]},
+            )
+        assert resumed.status_code == 206
+        assert (
+            resumed.headers["content-range"]
+            == f"bytes 250000-{len(whole.content) - 1}/{len(whole.content)}"
+        )
+        assert whole.content[:250_000] + resumed.content == whole.content
+        assert zip_members(whole.content) == {
+            "2024/hill.jpg": pattern_bytes(200_000, 2),
+            "beach.jpg": pattern_bytes(300_000, 1),
+        }
+
+
 async def check_zip_two_responses(server: LoopbackServer) -> None:
     assert await load("zip_two_responses").main(server.url) == 200
     attempts = retried(server, "/flaky/zip-two", [500, 500, 200])
@@ -695,6 +728,7 @@ CHECKS = {
     "form_testing_with_respx": check_form_testing_with_respx,
     "zip_upload": check_zip_upload,
     "zip_write_file": check_zip_write_file,
+    "zip_range_download": check_zip_range_download,
     "zip_comment_and_timestamps": check_zip_comment_and_timestamps,
     "zip_symlinks": check_zip_symlinks,
     "zip_epub": check_zip_epub,

@@ -12,6 +12,7 @@ from ._errors import LengthMismatchError, SourceChangedError
 from ._files import stream_file
 from ._form import FormData
 from ._resource import ResourceStream, ResourceStreamFunction, SyncResourceStream
+from ._serve import RangedAnswer, range_response, serve_ranges
 from ._sources import as_byte_source
 from ._types import ByteSource
 from ._upload_progress import Progress, ProgressBody, with_progress
@@ -34,6 +35,7 @@ __all__ = [
     "LengthMismatchError",
     "Progress",
     "ProgressBody",
+    "RangedAnswer",
     "ResourceStream",
     "ResourceStreamFunction",
     "SourceChangedError",
@@ -45,6 +47,8 @@ __all__ = [
     "byte_range",
     "create_zip_stream_resource",
     "name_deduplicator_default",
+    "range_response",
+    "serve_ranges",
     "stream_file",
     "stream_response",
     "stream_zip",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import NamedTuple, final
 
 from ._types import BytesLike
@@ -180,3 +181,126 @@ def check_content_range(value: str | None, start: int, stop: int | None) -> Cont
     if stop is not None and parsed.last != stop - 1 and not (ends_early and parsed.last < stop):
         raise ValueError(f"the server answered Content-Range {value!r} to Range {asked!r}")
     return parsed
+
+
+# --- HTTP, the server's side ----------------------------------------------------------
+#
+# What a server answers to a request's ``Range`` and ``If-Range`` (RFC 9110 13.1.5,
+# 14.1, 14.2): the request headers' values and the body's length in, a decision out.
+
+_RANGE_UNIT = re.compile(r"\s*bytes\s*=\s*(.*)", re.IGNORECASE | re.DOTALL)
+_RANGE_SPEC = re.compile(r"(\d*)-(\d*)")
+
+
+class RangeSpec(NamedTuple):
+    """One range of a ``Range: bytes=...`` header: ``first-last`` (``last`` ``None`` for
+    ``first-``), or the suffix ``-last`` (``first`` ``None``: the last ``last`` bytes)."""
+
+    first: int | None
+    last: int | None
+
+
+def parse_range(value: str) -> tuple[RangeSpec, ...] | None:
+    """The byte ranges a request's ``Range`` header value asks for (RFC 9110 14.1.1).
+
+    Returns ``None`` for a value a server must ignore: another unit than
+    ``bytes``, or invalid syntax (a reversed ``first-last``, an empty range,
+    a sign, junk). Empty list elements (``bytes=0-1,,5-``) are allowed, as in
+    every HTTP list.
+    """
+    match = _RANGE_UNIT.fullmatch(value)
+    if match is None:
+        return None
+    specs: list[RangeSpec] = []
+    for element in match.group(1).split(","):
+        element = element.strip(" \t")
+        if not element:
+            continue
+        spec = _RANGE_SPEC.fullmatch(element)
+        if spec is None:
+            return None
+        first, last = spec.groups()
+        if first:
+            parsed = RangeSpec(int(first), int(last) if last else None)
+            if parsed.last is not None and parsed.last < int(first):
+                return None  # reversed: the whole header is invalid
+        elif last:
+            parsed = RangeSpec(None, int(last))
+        else:
+            return None  # "-": neither end
+        specs.append(parsed)
+    return tuple(specs) or None
+
+
+def satisfiable_range(spec: RangeSpec, length: int) -> tuple[int, int] | None:
+    """``(start, stop)`` of the bytes *spec* selects in a body of *length* bytes, or
+    ``None`` when it selects none (RFC 9110 14.1.3: a ``416``).
+
+    A last position past the end is cut to the end; a suffix longer than the
+    body selects all of it. A suffix of a body of 0 bytes selects nothing
+    either: callers answer such a request in full (ignoring ``Range`` is
+    always allowed) rather than with a ``Content-Range`` of no bytes.
+    """
+    if spec.first is None:
+        assert spec.last is not None
+        if spec.last == 0 or length == 0:
+            return None
+        return max(length - spec.last, 0), length
+    if spec.first >= length:
+        return None
+    stop = length if spec.last is None else min(spec.last + 1, length)
+    return spec.first, stop
+
+
+def content_range(start: int, stop: int, length: int) -> str:
+    """The ``Content-Range`` value of a ``206`` of bytes ``start..stop-1`` of *length*."""
+    return f"bytes {start}-{stop - 1}/{length}"
+
+
+def unsatisfied_range(length: int) -> str:
+    """The ``Content-Range`` value of a ``416`` for a body of *length* bytes."""
+    return f"bytes */{length}"
+
+
+def strong_match(a: str, b: str) -> bool:
+    """Whether two entity-tags are the same and both strong (RFC 9110 8.8.3.2)."""
+    a, b = a.strip(), b.strip()
+    return a == b and not a.startswith("W/") and a.startswith('"') and len(a) >= 2
+
+
+def parse_http_date(value: str) -> int | None:
+    """The Unix time of an HTTP-date (any of RFC 9110 5.6.7's three forms), or ``None``."""
+    import email.utils  # the parser of RFC 5322 dates, which covers all three
+
+    try:
+        parsed = email.utils.parsedate_tz(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None or parsed[9] is None:
+        return None
+    try:  # a datetime refuses the days and hours that the lenient parser lets through
+        moment = datetime(*parsed[:6], tzinfo=timezone.utc)
+    except (OverflowError, ValueError):
+        return None
+    return int(moment.timestamp()) - parsed[9]
+
+
+def http_date(timestamp: float) -> str:
+    """*timestamp* (Unix time) as an IMF-fixdate, as ``Last-Modified`` says it."""
+    import email.utils
+
+    return email.utils.formatdate(int(timestamp), usegmt=True)
+
+
+def if_range_holds(value: str, etag: str | None, last_modified: int | None) -> bool:
+    """Whether an ``If-Range`` value lets a range be served (RFC 9110 13.1.5).
+
+    An entity-tag must match *etag* by strong comparison (a weak one never
+    does); an HTTP-date must be exactly the ``Last-Modified`` time
+    *last_modified* (Unix seconds). With no such validator, never.
+    """
+    value = value.strip()
+    if value.startswith(('"', "W/")):
+        return etag is not None and strong_match(value, etag)
+    date = parse_http_date(value)
+    return date is not None and last_modified is not None and date == last_modified
