@@ -477,3 +477,28 @@ def test_sync_refuses_an_async_only_body(proxy: CuttingProxy) -> None:
     with httpx.Client() as client, pytest.raises(TypeError, match="async code"):
         tus_upload_sync(client, via(proxy), generated(2))
     assert proxy.requests == []
+
+
+async def test_httpx2_client(tus_server: TusServer, proxy: CuttingProxy, big_file: Path) -> None:
+    import httpx2
+
+    form = form_of(big_file)
+    expected = await full_pass(form)
+    proxy.plan(cuts={2: 65_536})
+    async with httpx2.AsyncClient(timeout=60) as client:
+        location = await tus_upload(client, via(proxy), form, chunk_size=CHUNK, retry_delay=0)
+        with pytest.raises(httpx2.HTTPStatusError):
+            await tus_upload(client, via(proxy), b"x", upload_url="nothing-here")
+    assert tus_server.stored(location) == expected
+    check_sent(proxy, len(expected), 1)
+
+
+def test_sync_httpx2_client(tus_server: TusServer, proxy: CuttingProxy) -> None:
+    import httpx2
+
+    body = pattern_bytes(2 * MiB + 1, 3)
+    proxy.plan(cuts={0: 1000})
+    with httpx2.Client(timeout=60) as client:
+        location = tus_upload_sync(client, via(proxy), body, chunk_size=CHUNK, retry_delay=0)
+    assert tus_server.stored(location) == body
+    check_sent(proxy, len(body), 1)
