@@ -22,6 +22,7 @@ SANS_IO = {
     "_errors",
     "_multipart",
     "_ranges",
+    "_tus_protocol",
     "_types",
     "_validation",
     "_zip_aes",
@@ -143,6 +144,7 @@ def test_runtime_dependencies_are_httpx_and_anyio_only() -> None:
 
 STDLIB = {
     "__future__",
+    "base64",
     "collections",
     "datetime",
     "email",

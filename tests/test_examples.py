@@ -33,6 +33,7 @@ import respx
 from cli_runner import assert_one_error_line, run, run_module
 from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
 from multipart_parsers import Part, parse_email, parse_python_multipart
+from tus_node import running_tus_server
 from zip_readers import epubcheck_command, libreoffice_tool, sevenzip_tool, unzip_tool
 
 from httpx_streaming import ZipStreamFile, create_zip_stream_resource
@@ -711,7 +712,24 @@ async def check_upload_in_parts(server: LoopbackServer) -> None:
     assert zip_members(whole) == {path.name: path.read_bytes() for path in folder.iterdir()}
 
 
+async def check_tus_upload(server: LoopbackServer) -> None:
+    # Its own tus server (Node's @tus/server): the loopback server does not speak tus.
+    module = load("tus_upload")
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        running_tus_server(Path(directory), checksum=False) as tus,
+    ):
+        upload_url = await module.main(tus.url)
+        stored = tus.stored(upload_url)
+    assert upload_url.startswith(tus.url)
+    with zipfile.ZipFile(io.BytesIO(stored)) as archive:
+        assert archive.namelist() == ["example.py", "notes.txt"]
+        assert archive.read("example.py") == Path(module.__file__).read_bytes()
+        assert archive.read("notes.txt") == b"Made by httpx-streaming.\n" * 10_000
+
+
 CHECKS = {
+    "tus_upload": check_tus_upload,
     "upload_in_parts": check_upload_in_parts,
     "progress_tqdm": check_progress_tqdm,
     "progress_rich": check_progress_rich,

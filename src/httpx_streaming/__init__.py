@@ -41,6 +41,7 @@ __all__ = [
     "SourceChangedError",
     "SourceConsumedError",
     "SyncResourceStream",
+    "TusError",
     "ZipStreamFile",
     "ZipStreamResource",
     "as_byte_source",
@@ -52,6 +53,8 @@ __all__ = [
     "stream_file",
     "stream_response",
     "stream_zip",
+    "tus_upload",
+    "tus_upload_sync",
     "with_progress",
 ]
 
@@ -60,11 +63,13 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from ._consumed import SourceConsumedError
     from ._response import stream_response
-else:  # type checkers see the two names imported above, and no __getattr__
+    from ._tus import tus_upload, tus_upload_sync
+    from ._tus_protocol import TusError
+else:  # type checkers see the names imported above, and no __getattr__
 
     def __getattr__(name: str) -> Any:
-        # The two names that need httpx itself are made on first use, so that
-        # a command that never speaks HTTP (a zip of local files) starts without it.
+        # The names that need httpx itself are made on first use, so that a
+        # command that never speaks HTTP (a zip of local files) starts without it.
         if name == "SourceConsumedError":
             from ._consumed import SourceConsumedError
 
@@ -73,6 +78,14 @@ else:  # type checkers see the two names imported above, and no __getattr__
             from ._response import stream_response
 
             return stream_response
+        if name in ("tus_upload", "tus_upload_sync"):
+            from . import _tus
+
+            return getattr(_tus, name)
+        if name == "TusError":
+            from ._tus_protocol import TusError
+
+            return TusError
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:

@@ -380,8 +380,9 @@ def _parse_content_length(headers: Mapping[str, str]) -> int | None:
 _CLIENT_PACKAGES = ("httpx", "httpx2")
 
 
-def _client_package(client: object) -> tuple[types.ModuleType, bool]:
-    """The package of *client* (httpx or httpx2), and whether the client is async."""
+def _client_package(client: object, user: str = "stream_response") -> tuple[types.ModuleType, bool]:
+    """The package of *client* (httpx or httpx2), and whether the client is async;
+    TypeError, naming the function *user*, for anything else."""
     for name in _CLIENT_PACKAGES:
         # A client of a package was made with that package, so it is imported.
         package = sys.modules.get(name)
@@ -392,8 +393,7 @@ def _client_package(client: object) -> tuple[types.ModuleType, bool]:
         if isinstance(client, package.Client):
             return package, False
     raise TypeError(
-        "stream_response needs an httpx or httpx2 client (AsyncClient or Client), "
-        f"got {describe(client)}"
+        f"{user} needs an httpx or httpx2 client (AsyncClient or Client), got {describe(client)}"
     )
 
 
