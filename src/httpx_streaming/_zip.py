@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import operator
 import secrets
+from abc import ABCMeta
 from collections.abc import (
     AsyncGenerator,
+    Coroutine,
     AsyncIterable,
     AsyncIterator,
     Callable,
@@ -19,7 +21,7 @@ from collections.abc import (
     Sequence,
 )
 from datetime import datetime
-from typing import NamedTuple, cast, final
+from typing import Any, NamedTuple, cast, final
 
 import anyio
 
@@ -686,7 +688,9 @@ def stream_zip(
 
     Returns:
         A one-shot async generator of the archive's bytes: it can be iterated
-        once, so a retry or a 307/308 redirect cannot send it again. Use
+        once. A retry or a 307/308 redirect after its first byte was read
+        raises [SourceConsumedError][httpx_streaming.SourceConsumedError]
+        (never sends an empty body). Use
         [create_zip_stream_resource][httpx_streaming.create_zip_stream_resource]
         for a reusable body.
     """
@@ -697,15 +701,71 @@ def stream_zip(
     if isinstance(files, list | tuple):
         named = _named(files, name_deduplicator, archive)
         _refuse_consumed(named)
-        return _archive(named, archive)
+        return OneShotArchive._create(_archive(named, archive))
     if isinstance(files, AsyncIterable | Iterable) and not isinstance(
         files, str | bytes | bytearray | memoryview
     ):
         lazy = _lazy_members(files, name_deduplicator, archive)
-        return _archive(lazy, archive)
+        return OneShotArchive._create(_archive(lazy, archive))
     raise TypeError(
         f"files must be an iterable or async iterable of ZipStreamFile, got {describe(files)}"
     )
+
+
+class _OneShotMeta(NoPublicConstructor, ABCMeta):
+    """No public constructor, for a class that is also an abstract base's subclass."""
+
+
+@final
+class OneShotArchive(AsyncGenerator[Chunk, None], metaclass=_OneShotMeta):
+    """What [stream_zip][httpx_streaming.stream_zip] returns: the archive's bytes, once.
+
+    An async generator that refuses a second ``async for``: a plain one, read
+    again, would yield nothing, and a retry loop or retry library that builds
+    a new request with it would send an empty body. Once its first byte was
+    asked for, ``async for`` raises
+    [SourceConsumedError][httpx_streaming.SourceConsumedError] instead.
+    """
+
+    __slots__ = ("_generator", "_started")
+
+    reusable = False
+    content_length = None
+
+    def __init__(self, generator: AsyncGenerator[Chunk, None]) -> None:
+        self._generator = generator
+        self._started = False
+
+    @property
+    def consumed(self) -> bool:
+        """Whether a pass already started, so the archive cannot be sent in full again."""
+        return self._started
+
+    def __aiter__(self) -> OneShotArchive:
+        if self._started:
+            raise source_consumed(
+                "this zip archive from stream_zip was already streamed (it is a one-shot "
+                "async generator); to send it again, make it with create_zip_stream_resource"
+            )
+        return self
+
+    def __anext__(self) -> Coroutine[Any, Any, Chunk]:
+        # The generator's own awaitable, not a coroutine around it: one per chunk.
+        self._started = True
+        return self._generator.__anext__()
+
+    async def asend(self, value: None) -> Chunk:
+        self._started = True
+        return await self._generator.asend(value)
+
+    async def athrow(self, *args: Any) -> Chunk:
+        return await self._generator.athrow(*args)
+
+    async def aclose(self) -> None:
+        await self._generator.aclose()
+
+    def __repr__(self) -> str:
+        return f"<OneShotArchive {'consumed' if self._started else 'not started'}>"
 
 
 @final
