@@ -728,6 +728,42 @@ async def check_tus_upload(server: LoopbackServer) -> None:
         assert archive.read("notes.txt") == b"Made by httpx-streaming.\n" * 10_000
 
 
+# --- retry libraries ------------------------------------------------------------------------
+
+
+async def check_retry_with_httpx_retries(server: LoopbackServer) -> None:
+    module = load("retry_with_httpx_retries")
+    assert await module.main(server.url) == 200
+    attempts = retried(server, "/flaky/retry-transport", [500, 500, 200])
+    assert attempts[0].headers["content-type"] == "application/zip"
+    for attempt in attempts:
+        assert attempt.body is not None
+        assert zip_members(attempt.body) == {
+            "example.py": Path(module.__file__).read_bytes(),
+            "logs/app.log": file_bytes("app.log", 300_000),
+        }
+
+
+async def check_retry_with_stamina(server: LoopbackServer) -> None:
+    module = load("retry_with_stamina")
+    assert await module.main(server.url) == 200
+    attempts = retried(server, "/flaky/stamina", [500, 500, 200])
+    for attempt in attempts:
+        title, script, attachment = form_parts(attempt)
+        assert (title.name, title.data) == ("title", b"Quarterly report")
+        assert (script.filename, script.content_type) == ("retry_with_stamina.py", "text/x-python")
+        assert script.data == Path(module.__file__).read_bytes()
+        assert (attachment.filename, attachment.data) == ("data.bin", file_bytes("export.bin"))
+
+
+async def check_retry_with_tenacity(server: LoopbackServer) -> None:
+    answer = await load("retry_with_tenacity").main(server.url)
+    expected = file_bytes("export.bin", 1_000_000)
+    assert (answer["attempt"], answer["size"]) == (3, len(expected))
+    attempts = retried(server, "/flaky/tenacity", [500, 500, 200])
+    assert attempts[0].body == expected
+
+
 CHECKS = {
     "tus_upload": check_tus_upload,
     "upload_in_parts": check_upload_in_parts,
@@ -766,6 +802,9 @@ CHECKS = {
     "httpx2_form_upload": check_httpx2_form_upload,
     "httpx2_zip_upload": check_httpx2_zip_upload,
     "httpx2_testing_with_pytest_httpx2": check_httpx2_testing_with_pytest_httpx2,
+    "retry_with_httpx_retries": check_retry_with_httpx_retries,
+    "retry_with_stamina": check_retry_with_stamina,
+    "retry_with_tenacity": check_retry_with_tenacity,
 }
 
 
