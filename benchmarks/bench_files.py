@@ -458,11 +458,12 @@ def print_table(rows: list[_report.Row], notes: list[str]) -> None:
         spread_text = "" if spread is None else f"{spread['min']:.2f}..{spread['max']:.2f}"
         statistic = f"{row['statistic']} of {len(row['ours']['times'] or [])}"
         extra = "".join(f" ({note})" for note in row["notes"])
+        target = "-" if row["target"] is None else f">= {row['target']:g}x"
+        met = "-" if row["met"] is None else ("yes" if row["met"] else "**no**")
         print(
             f"| {row['id']} | {row['title']} ({statistic}){extra} | "
             f"{row['ours']['mb_per_s']:,.0f} | {peer['name']} | {peer['mb_per_s']:,.0f} | "
-            f"{row['ratio']:.2f}x | {spread_text} | >= {row['target']:g}x | "
-            f"{'yes' if row['met'] else '**no**'} |"
+            f"{row['ratio']:.2f}x | {spread_text} | {target} | {met} |"
         )
     if notes:
         print()

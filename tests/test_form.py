@@ -294,7 +294,7 @@ def test_from_fields_accepts_dicts_pairs_and_files(data_file: Path) -> None:
     with data_file.open("rb") as file:
         form = FormData.from_fields([file, ("x", "y")])
         assert len(form) == 2
-        assert b'name="' + data_file.name.encode() + b'"' in form._fields[0].header
+        assert b'name="' + data_file.name.encode() + b'"' in form._parts[0].header
     with pytest.raises(TypeError, match="has no str 'name'"):
         FormData.from_fields([io.BytesIO(b"")])
     with pytest.raises(TypeError, match="must be a dict, a list"):
@@ -455,7 +455,7 @@ def test_bad_json_and_bad_boundaries() -> None:
     with pytest.raises(TypeError, match="boundary must be a str"):
         FormData(boundary=5)  # type: ignore[arg-type]
     custom = FormData(boundary="my-boundary")
-    with pytest.raises(ValueError, match="contains the form's boundary '--my-boundary'"):
+    with pytest.raises(ValueError, match="contains the body's boundary '--my-boundary'"):
         custom.add_field("f", b"a\r\n--my-boundary\r\n")
     assert len(form) == len(custom) == 0
     with pytest.raises(ValueError, match="cannot be sent unescaped"):

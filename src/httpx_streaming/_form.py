@@ -12,67 +12,21 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, cast, final
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import _multipart as mp
-from ._byte_range import ByteRange
-from ._errors import check_length, length_error
-from ._passes import (
-    OneShotValues,
-    open_pass,
-    open_sync_pass,
-    refuse_async_only,
-    refuse_consumed,
-)
-from ._ranges import skip_segments
-from ._resource import SyncResourceStream
+from ._parts import MultipartParts, Part
 from ._sources import BytesSource, as_byte_source
-from ._types import BytesLike, ByteSource, Chunk
-from ._upload_progress import PartTracker
-from ._validation import check_chunk, describe, source_length
+from ._types import BytesLike, ByteSource
+from ._validation import check_chunk, describe
 
 _OCTET_STREAM = "application/octet-stream"
 _TEXT_PLAIN = "text/plain; charset=utf-8"
 _JSON = "application/json"
 
 
-@final
-class _Field:
-    """One validated field: its header bytes and either in-memory data or a source."""
-
-    __slots__ = ("data", "header", "multipart", "name", "source", "text")
-
-    def __init__(
-        self,
-        name: str,
-        header: bytes,
-        *,
-        text: str | None = None,
-        data: BytesLike | None = None,
-        source: ByteSource | None = None,
-        multipart: bool = True,
-    ) -> None:
-        self.name = name
-        self.header = header
-        # A plain text field keeps its str for the urlencoded form.
-        self.text = text
-        self.data = data
-        self.source = source
-        # Whether this field alone makes the form multipart.
-        self.multipart = multipart
-
-    @property
-    def length(self) -> int | None:
-        if self.data is not None:
-            return len(self.data)
-        return source_length(self.source)
-
-    def __repr__(self) -> str:
-        return f"<field {self.name!r}>"
-
-
-class FormData:
+class FormData(MultipartParts):
     """A streaming multipart/form-data (or urlencoded) body for httpx.
 
     Values can be text, bytes, files, paths and streams of any size; they are
@@ -111,18 +65,13 @@ class FormData:
             three characters are refused.
     """
 
-    __slots__ = ("_boundary", "_custom_boundary", "_fields", "_one_shot", "_quote_fields")
+    __slots__ = ("_quote_fields",)
+
+    _part_kind = "field"
 
     def __init__(self, *, boundary: str | None = None, quote_fields: bool = True) -> None:
-        if boundary is None:
-            self._boundary = mp.generate_boundary()
-            self._custom_boundary = False
-        else:
-            self._boundary = mp.check_boundary(boundary)
-            self._custom_boundary = True
+        super().__init__(boundary)
         self._quote_fields = bool(quote_fields)
-        self._fields: list[_Field] = []
-        self._one_shot = OneShotValues()
 
     # --- building ----------------------------------------------------------------
 
@@ -223,7 +172,7 @@ class FormData:
                 data = value.encode("utf-8")
                 self._check_data(name, data)
                 header = self._header(name)
-                self._fields.append(_Field(name, header, text=value, data=data, multipart=False))
+                self._parts.append(Part(name, header, text=value, data=data, multipart=False))
                 return
             if file_name is not None and content_type is None:
                 content_type = _TEXT_PLAIN
@@ -257,7 +206,7 @@ class FormData:
         if not source.reusable:
             self._one_shot.claim(value, "field", name)
         header = self._header(name, file_name, content_type, transfer_encoding)
-        self._fields.append(_Field(name, header, source=source))
+        self._parts.append(Part(name, header, source=source))
 
     def add_json(self, name: str, value: Any) -> None:
         """Add a field holding *value* serialized as JSON (``application/json``, UTF-8).
@@ -285,15 +234,7 @@ class FormData:
     ) -> None:
         self._check_data(name, data)
         header = self._header(name, file_name, content_type, transfer_encoding)
-        self._fields.append(_Field(name, header, data=data))
-
-    def _check_data(self, name: str, data: BytesLike) -> None:
-        # A random 128-bit boundary cannot be guessed by data; a chosen one can.
-        if self._custom_boundary and mp.contains_delimiter(data, self._boundary):
-            raise ValueError(
-                f"field {name!r}: the value contains the form's boundary "
-                f"'--{self._boundary}'; choose another boundary or leave it random"
-            )
+        self._parts.append(Part(name, header, data=data))
 
     def _header(
         self,
@@ -314,11 +255,6 @@ class FormData:
     # --- describing ----------------------------------------------------------------
 
     @property
-    def boundary(self) -> str:
-        """The multipart boundary, fixed for the form's lifetime."""
-        return self._boundary
-
-    @property
     def quote_fields(self) -> bool:
         """Whether names are escaped as browsers do."""
         return self._quote_fields
@@ -326,7 +262,7 @@ class FormData:
     @property
     def is_multipart(self) -> bool:
         """Whether the form is sent as multipart/form-data (else urlencoded)."""
-        return any(field.multipart for field in self._fields)
+        return any(field.multipart for field in self._parts)
 
     @property
     def content_type(self) -> str:
@@ -340,9 +276,7 @@ class FormData:
         """The body size when every part's size is known in advance, else ``None``."""
         if not self.is_multipart:
             return len(self._urlencoded())
-        return mp.multipart_length(
-            self._boundary, ((field.header, field.length) for field in self._fields)
-        )
+        return super().content_length
 
     @property
     def headers(self) -> dict[str, str]:
@@ -366,206 +300,26 @@ class FormData:
             headers["Content-Length"] = str(length)
         return headers
 
-    @property
-    def reusable(self) -> bool:
-        """Whether the form can be sent more than once (all its values are reusable)."""
-        return all(field.source is None or field.source.reusable for field in self._fields)
-
-    @property
-    def consumed(self) -> bool:
-        """Whether a one-shot value was already read, so the form cannot be sent again."""
-        return any(field.source is not None and field.source.consumed for field in self._fields)
-
-    def __len__(self) -> int:
-        return len(self._fields)
-
     def __repr__(self) -> str:
         kind = "multipart" if self.is_multipart else "urlencoded"
-        return f"<FormData {kind} fields={[field.name for field in self._fields]!r}>"
-
-    def _check_not_consumed(self) -> None:
-        for field in self._fields:
-            if field.source is not None:
-                refuse_consumed(field.source, "field", field.name)
+        return f"<FormData {kind} fields={[field.name for field in self._parts]!r}>"
 
     def _urlencoded(self) -> bytes:
-        return mp.urlencode((field.name, field.text or "") for field in self._fields)
+        return mp.urlencode((field.name, field.text or "") for field in self._parts)
 
     # --- sending -----------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncGenerator[Chunk, None]:
-        """Start one pass over the body.
-
-        The pass is an async generator: ``await stream.aclose()`` (or leaving
-        an ``async with contextlib.aclosing(...)`` block) stops it and closes
-        the source being read. A source's error reaches the caller unchanged,
-        after the source was closed.
-
-        Raises:
-            SourceConsumedError: A one-shot value was already read by an
-                earlier pass (raised here, before any byte is produced).
-        """
-        # Bytes-like chunks, typed as httpx's content= reads them (see Chunk).
-        return cast("AsyncGenerator[Chunk, None]", _generate(self._segments()))
-
-    def sync(self) -> SyncResourceStream:
-        """The same bytes for a synchronous client: every ``for`` is one pass.
-
-        Reusable when the form is, with its ``content_length``; send it as
-        ``client.post(url, content=form.sync(), headers=form.headers)``. No
-        event loop and no worker threads: files are read in the calling thread.
-
-        Raises:
-            TypeError: A field holds a source only async code can read (an
-                async generator, an async file); raised here, before any byte.
-        """
-        for field in self._fields:
-            if field.source is not None:
-                refuse_async_only(
-                    field.source,
-                    "field",
-                    field.name,
-                    "send the form with an async client, or give that field a synchronous source",
-                )
-        return SyncResourceStream(self._sync_pass).face_of(self)
-
-    def _sync_pass(self) -> Iterator[BytesLike]:
-        return _generate_sync(self._segments())
-
-    def _range_from(self, start: int, stop: int | None) -> tuple[AsyncIterator[BytesLike], int]:
-        # A range opener (see byte_range): parts before start whose sizes are known
-        # are not read.
-        segments, position = _segments_from(self._segments(), start)
-        return _generate(segments), position
-
-    def _sync_range_from(self, start: int, stop: int | None) -> tuple[Iterator[BytesLike], int]:
-        segments, position = _segments_from(self._segments(), start)
-        return _generate_sync(segments), position
-
-    def _tracked_pass(self, tracker: PartTracker) -> AsyncIterator[BytesLike]:
-        # A pass that tells *tracker* which field it is sending (see with_progress).
-        segments, names = self._named_segments()
-        return _generate(segments, tracker, names)
-
-    def _sync_tracked_pass(self, tracker: PartTracker) -> Iterator[BytesLike]:
-        segments, names = self._named_segments()
-        return _generate_sync(segments, tracker, names)
-
-    def _named_segments(self) -> tuple[list[BytesLike | _Field], list[str | None]]:
-        owners: list[int] = []
-        segments = self._segments(owners)
+    def _named_segments(self) -> tuple[list[BytesLike | Part], list[str | None]]:
         if not self.is_multipart:
+            segments = self._segments()
             return segments, [None] * len(segments)
-        return segments, [self._fields[owner].name for owner in owners]
+        return super()._named_segments()
 
-    def _segments(self, owners: list[int] | None = None) -> list[BytesLike | _Field]:
-        """The framing of one pass, with the fields whose sources it reads; refuses a
-        form holding a one-shot value that an earlier pass read. *owners* gets the
-        index of the field each segment belongs to."""
+    def _segments(self, owners: list[int] | None = None) -> list[BytesLike | Part]:
         if not self.is_multipart:
             body = self._urlencoded()
             return [body] if body else []
-        self._check_not_consumed()
-        return mp.frame_parts(
-            self._boundary,
-            [
-                (field.header, field.data if field.data is not None else field)
-                for field in self._fields
-            ],
-            owners=owners,
-        )
-
-
-def _segments_from(
-    segments: list[BytesLike | _Field], start: int
-) -> tuple[list[BytesLike | _Field], int]:
-    """The segments of a pass from byte *start*, and where the first of them begins
-    (*start* itself, or earlier when a part of unknown size comes first)."""
-    lengths = [
-        segment.length if isinstance(segment, _Field) else len(segment) for segment in segments
-    ]
-    skip = skip_segments(lengths, start)
-    rest = segments[skip.segment :]
-    if not skip.inside:
-        return rest, skip.offset
-    first = rest[0]
-    if isinstance(first, _Field):
-        assert first.source is not None
-        part = ByteRange._create(first.source, skip.inside, None)
-        rest[0] = _Field(first.name, first.header, source=part)
-    else:
-        rest[0] = memoryview(first)[skip.inside :]
-    return rest, start
-
-
-def _generate_sync(
-    segments: list[BytesLike | _Field],
-    tracker: PartTracker | None = None,
-    names: list[str | None] | None = None,
-) -> Iterator[BytesLike]:
-    """One synchronous pass: ``_generate`` without an event loop (the pass does the checks)."""
-    for index, segment in enumerate(segments):
-        if tracker is not None and names is not None:
-            tracker.name = names[index]
-        if isinstance(segment, _Field):
-            assert segment.source is not None
-            with open_sync_pass(segment.source) as stream:
-                yield from stream
-        else:
-            yield segment
-
-
-async def _generate(
-    segments: list[BytesLike | _Field],
-    tracker: PartTracker | None = None,
-    names: list[str | None] | None = None,
-) -> AsyncGenerator[BytesLike, None]:
-    """One pass: yield framing bytes and every source's chunks, closing each source.
-
-    An async generator rather than an iterator class: per chunk it costs one
-    generator step, which keeps the form as fast as a bare generator. For the
-    same reason it reads the iterator under each source's pass directly and
-    does the pass's checks (bytes-like chunks, declared length) inline. With a
-    *tracker*, it is told the name of each segment's field as the segment begins.
-    """
-    for index, segment in enumerate(segments):
-        if tracker is not None and names is not None:
-            tracker.name = names[index]
-        if not isinstance(segment, _Field):
-            yield segment
-            continue
-        assert segment.source is not None
-        async with open_pass(segment.source) as stream:
-            chunks = stream.iterator
-            try:
-                chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                check_length(stream.source, stream.content_length, 0, finished=True)
-                continue
-            if type(chunk) is not bytes:
-                chunk = check_chunk(chunk, stream.source)
-            # A length can only be checked if one is declared, possibly once
-            # the first chunk was asked for (a response's headers); otherwise
-            # skip counting, which is a real part of the cost per chunk.
-            declared = stream.content_length
-            seen = len(chunk)
-            if declared is not None and seen > declared:
-                raise length_error(stream.source, declared, seen, finished=False)
-            yield chunk
-            if declared is None:
-                async for chunk in chunks:
-                    if type(chunk) is not bytes:
-                        chunk = check_chunk(chunk, stream.source)
-                    yield chunk
-                continue
-            async for chunk in chunks:
-                if type(chunk) is not bytes:
-                    chunk = check_chunk(chunk, stream.source)
-                seen += len(chunk)
-                if seen > declared:  # before the extra bytes go out
-                    raise length_error(stream.source, declared, seen, finished=False)
-                yield chunk
-            check_length(stream.source, declared, seen, finished=True)
+        return super()._segments(owners)
 
 
 def _json_like(value: object) -> bool:

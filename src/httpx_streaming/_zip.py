@@ -12,10 +12,10 @@ import secrets
 from abc import ABCMeta
 from collections.abc import (
     AsyncGenerator,
-    Coroutine,
     AsyncIterable,
     AsyncIterator,
     Callable,
+    Coroutine,
     Iterable,
     Iterator,
     Sequence,
