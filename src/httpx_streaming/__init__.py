@@ -11,6 +11,7 @@ from ._byte_range import ByteRange, byte_range
 from ._errors import LengthMismatchError, SourceChangedError
 from ._files import stream_file
 from ._form import FormData
+from ._multipart_body import MultipartBody
 from ._resource import ResourceStream, ResourceStreamFunction, SyncResourceStream
 from ._serve import RangedAnswer, range_response, serve_ranges
 from ._sources import as_byte_source
@@ -33,6 +34,7 @@ __all__ = [
     "ByteSource",
     "FormData",
     "LengthMismatchError",
+    "MultipartBody",
     "Progress",
     "ProgressBody",
     "RangedAnswer",

@@ -92,13 +92,64 @@ def check_boundary(boundary: object) -> str:
     return boundary
 
 
-def multipart_content_type(boundary: str) -> str:
-    """The ``Content-Type`` header value of a multipart form with *boundary*."""
-    if _TOKEN_RE.fullmatch(boundary) is None:
-        # bchars such as space, ':' or '?' are not token characters (RFC 9110);
-        # bchars never include '"' or '\\', so plain quotes suffice.
-        return f'multipart/form-data; boundary="{boundary}"'
-    return f"multipart/form-data; boundary={boundary}"
+def multipart_content_type(
+    boundary: str, subtype: str = "form-data", parameters: Sequence[tuple[str, str]] = ()
+) -> str:
+    """The ``Content-Type`` header value of a ``multipart/<subtype>`` body with *boundary*,
+    then any other *parameters* (``type`` and ``start`` of multipart/related)."""
+    # bchars such as space, ':' or '?' are not token characters (RFC 9110): quoted.
+    rendered = [f"multipart/{subtype}", f"boundary={parameter_value(boundary)}"]
+    rendered.extend(f"{name}={parameter_value(value)}" for name, value in parameters)
+    return "; ".join(rendered)
+
+
+def parameter_value(value: str) -> str:
+    """A media type parameter's value: a token as it is, anything else a quoted-string
+    (RFC 9110 5.6.4, ``"`` and ``\\`` escaped)."""
+    if _TOKEN_RE.fullmatch(value) is not None:
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def check_token(value: object, what: str) -> str:
+    """Validate an RFC 9110 token (a media subtype, a header name); return it.
+
+    Raises:
+        TypeError: *value* is not a str.
+        ValueError: it is empty or holds a character a token cannot.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {describe(value)}")
+    if _TOKEN_RE.fullmatch(value) is None:
+        raise ValueError(
+            f"{what} must be a token (letters, digits and !#$%&'*+-.^_`|~), got {value!r}"
+        )
+    return value
+
+
+def check_header(name: object, value: object) -> tuple[str, str]:
+    """Validate one part header: a token name and a value of printable ASCII (tabs too).
+
+    Raises:
+        TypeError: the name or the value is not a str.
+        ValueError: a name that is no token; a value holding CR, LF, NUL or another
+            control character (it would inject header lines) or non-ASCII text
+            (encode it as RFC 2047 or RFC 8187 say first).
+    """
+    header = check_token(name, "a part header's name")
+    if not isinstance(value, str):
+        raise TypeError(f"part header {header!r} must have a str value, got {describe(value)}")
+    if not all(" " <= char <= "~" or char == "\t" for char in value):
+        raise ValueError(
+            f"part header {header!r} has the value {value!r}: only printable ASCII and tabs "
+            "may be sent (no CR, LF or other control characters; encode other text first)"
+        )
+    return header, value.strip(" \t")
+
+
+def media_type_of(content_type: str) -> str:
+    """The media type of a ``Content-Type`` value, without its parameters, lower-cased."""
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 # --- names, file names and header values -----------------------------------------
@@ -225,14 +276,24 @@ def render_part_header(
         name = escape_name(normalize_newlines(name))
         if file_name is not None:
             file_name = escape_name(file_name)
-    header = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+    disposition = f'form-data; name="{name}"'
     if file_name is not None:
-        header += f'; filename="{file_name}"'
+        disposition += f'; filename="{file_name}"'
+    headers = [("Content-Disposition", disposition)]
     if content_type is not None:
-        header += f"\r\nContent-Type: {content_type}"
+        headers.append(("Content-Type", content_type))
     if transfer_encoding is not None:
-        header += f"\r\nContent-Transfer-Encoding: {transfer_encoding}"
-    return (header + "\r\n\r\n").encode("utf-8")
+        headers.append(("Content-Transfer-Encoding", transfer_encoding))
+    return render_header_block(boundary, headers)
+
+
+def render_header_block(boundary: str, headers: Sequence[tuple[str, str]]) -> bytes:
+    """The delimiter line and header block that open a part: ``--BOUNDARY CRLF``, one
+    ``Name: value`` line per header, and the empty line that ends them (UTF-8; inputs
+    are assumed validated)."""
+    lines = [f"--{boundary}"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
 def closing_delimiter(boundary: str) -> bytes:
