@@ -475,3 +475,118 @@ async def test_zip_of_responses_resumes_with_ranges(server: LoopbackServer) -> N
         start = len(expected) - 200_000  # inside "two", stored: asked of the server from there
         assert await full(byte_range(body, start)) == expected[start:]
         assert server.recorder.served == {"/static/two.bin": pytest.approx(200_000, abs=2000)}
+
+
+# --- what the passes remember, and when they must forget ----------------------------------
+
+
+async def test_a_rewritten_file_is_read_again_not_spliced(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    first.write_bytes(pattern_bytes(1000, seed=30))
+    second.write_bytes(pattern_bytes(1000, seed=31))
+    body = create_zip_stream_resource(
+        [ZipStreamFile("a", first, modified_at=WHEN), ZipStreamFile("b", second, modified_at=WHEN)]
+    )
+    await full(body)  # remembers both layouts
+    first.write_bytes(pattern_bytes(1000, seed=32))  # same size, other bytes (and CRC)
+    expected = await full(ZipStreamResource._create(body._named, body._archive, None))
+    assert await full(byte_range(body, 1100)) == expected[1100:]
+
+
+async def test_range_passes_remember_what_they_wrote(tmp_path: Path) -> None:
+    reads = Reads()
+    text = b"lorem ipsum dolor " * 20_000
+    body = create_zip_stream_resource(
+        [
+            ZipStreamFile(f"m{index}", reads.source(f"m{index}", text), modified_at=WHEN)
+            for index in range(5)
+        ]
+        + [
+            ZipStreamFile(
+                f"d{index}",
+                reads.source(f"d{index}", text),
+                compression_method=COMPRESSION_METHOD_DEFLATE,
+                modified_at=WHEN,
+            )
+            for index in range(3)
+        ]
+    )
+    assert body.content_length is None
+    expected = await full(ZipStreamResource._create(body._named, body._archive, None))
+    reads.counts.clear()
+    # Sent in parts, as an object store's multipart upload or tus does: a member is read
+    # by the parts that need some of its bytes (its layout is unknown until one of them
+    # reads it to its end), never by the parts after it.
+    size = 150_000
+    starts = range(0, len(expected), size)
+    parts = [
+        await full(byte_range(body, start, min(start + size, len(expected)))) for start in starts
+    ]
+    assert b"".join(parts) == expected
+    with zipfile.ZipFile(io.BytesIO(expected)) as reader:
+        offsets = [info.header_offset for info in reader.infolist()] + [reader.start_dir]
+        names = reader.namelist()
+    for index, name in enumerate(names):
+        begin, end = offsets[index], offsets[index + 1]
+        overlapping = sum(1 for start in starts if start < end and start + size > begin)
+        assert reads.counts[name] <= overlapping, (name, reads.counts[name], overlapping)
+
+
+async def test_a_short_partial_answer_is_refused() -> None:
+    data = pattern_bytes(1024, seed=33)
+
+    def capped(request: httpx.Request) -> httpx.Response:
+        asked = request.headers.get("range")
+        if asked is None:
+            return httpx.Response(200, content=data, headers={"ETag": '"v1"'})
+        first_text, last_text = asked.removeprefix("bytes=").split("-")
+        first = int(first_text)
+        wanted = int(last_text) if last_text else len(data) - 1
+        last = min(first + 99, wanted)  # a server capping its answers at 100 bytes
+        return httpx.Response(
+            206,
+            content=data[first : last + 1],
+            headers={"Content-Range": f"bytes {first}-{last}/{len(data)}", "ETag": '"v1"'},
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(capped)) as client:
+        body = stream_response(client, "GET", "http://upstream.example/data")
+        assert await full(byte_range(body, 10, 60)) == data[10:60]
+        with pytest.raises(
+            ValueError, match=r"answered Content-Range 'bytes 10-109/1024' to Range 'bytes=10-'"
+        ):
+            await full(byte_range(body, 10))
+
+
+async def test_a_changed_resource_spoils_ranges_not_full_passes() -> None:
+    version = ['"v1"']
+    data = pattern_bytes(1024, seed=34)
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        headers = {"ETag": version[0]}
+        if request.headers.get("if-range", version[0]) != version[0]:
+            return httpx.Response(200, content=data, headers=headers)  # If-Range failed
+        if "range" in request.headers:
+            first = int(request.headers["range"].removeprefix("bytes=").rstrip("-"))
+            headers["Content-Range"] = f"bytes {first}-{len(data) - 1}/{len(data)}"
+            return httpx.Response(206, content=data[first:], headers=headers)
+        return httpx.Response(200, content=data, headers=headers)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(serve)) as client:
+        body = stream_response(client, "GET", "http://upstream.example/data")
+        assert await full(body) == data
+        version[0] = '"v2"'
+        with pytest.raises(SourceChangedError, match="changed since an earlier pass"):
+            await full(byte_range(body, 100))
+        assert await full(body) == data  # a full pass splices nothing: fine, and the new truth
+        assert await full(byte_range(body, 100)) == data[100:]
+
+
+async def test_416_without_a_content_range() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(416, content=b"<html>no</html>")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
+        body = stream_response(client, "GET", "http://upstream.example/x", raise_for_status=False)
+        with pytest.raises(ValueError, match="answered 416"):
+            await full(byte_range(body, 5))

@@ -91,8 +91,9 @@ async def test_a_zip_reports_its_members(tmp_path: Path) -> None:
     chunks = [chunk async for chunk in body]
     check_pass(recorded.calls, chunks, None)
     parts = [call.part for call in recorded.calls[:-1]]
-    assert parts[0] == "a.bin" and "b.bin" in parts
-    assert parts.index("b.bin") > 0 and set(parts) == {"a.bin", "b.bin"}
+    # Each member while it is sent, in order; the central directory is no member's.
+    assert parts[0] == "a.bin" and parts.index("b.bin") > 0 and parts[-1] is None
+    assert set(parts[:-1]) == {"a.bin", "b.bin"}
 
 
 async def test_chunks_pass_through_uncopied() -> None:
@@ -159,7 +160,45 @@ def test_synchronous_clients(server: LoopbackServer, tmp_path: Path) -> None:
     assert response.status_code == 200
     (received,) = server.recorder.on("/upload/sync")
     assert recorded.calls[-1].sent == received.size and recorded.calls[-1].attempt == 1
-    assert {call.part for call in recorded.calls[:-1]} == {"a.bin", "b"}
+    parts = [call.part for call in recorded.calls[:-1]]
+    # "b" is three bytes, sent in the chunk that holds the central directory (no member's).
+    assert parts[0] == "a.bin" and parts[-1] is None
+
+
+async def test_a_range_of_a_progress_body_reports_its_place_in_the_body(tmp_path: Path) -> None:
+    path = tmp_path / "a.bin"
+    path.write_bytes(pattern_bytes(3_000_000, seed=6))
+    recorded = Recorded()
+    body = with_progress(path, recorded)
+    part = byte_range(body, 2_000_000, 2_500_000)
+    assert (
+        b"".join([bytes(chunk) async for chunk in part]) == path.read_bytes()[2_000_000:2_500_000]
+    )
+    # Counted from the range's place in the body; the file was seeked, not read from 0.
+    assert recorded.calls[0].sent > 2_000_000
+    assert recorded.calls[-1] == Progress(2_500_000, 3_000_000, 1, None)
+    assert full_sync_range(body, 2_900_000) == path.read_bytes()[2_900_000:]
+    assert recorded.calls[-1] == Progress(3_000_000, 3_000_000, 1, None)
+
+
+def full_sync_range(body: Any, start: int) -> bytes:
+    return b"".join(bytes(chunk) for chunk in byte_range(body, start).sync())
+
+
+async def test_a_callback_error_closes_the_source(server: LoopbackServer) -> None:
+    def refuse(progress: Progress) -> None:
+        raise RuntimeError("no more")
+
+    async with httpx.AsyncClient() as client:
+        source = stream_response(client, "GET", f"{server.url}/bytes?size=300000")
+        iterator = with_progress(source, refuse).__aiter__()
+        with pytest.raises(RuntimeError, match="no more"):
+            await iterator.__anext__()
+        # The response was closed at once: the connection went back to the pool.
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert all(
+            not connection.is_closed() and connection.is_idle() for connection in pool.connections
+        )
 
 
 async def test_a_range_of_a_body_reports_too() -> None:

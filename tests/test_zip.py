@@ -585,3 +585,17 @@ async def test_zip_resource_has_no_public_constructor_and_lists_its_members() ->
     lazy_resource = create_zip_stream_resource(lazy())
     assert (lazy_resource.members, lazy_resource.names) == (None, None)
     await collect(lazy_resource)
+
+
+async def test_stream_zip_closed_before_its_first_byte_is_still_consumed() -> None:
+    from httpx_streaming import FormData, SourceConsumedError, ZipStreamFile, stream_zip
+
+    archive = stream_zip([ZipStreamFile("a", b"a")])
+    await archive.aclose()
+    with pytest.raises(SourceConsumedError, match="already streamed"):
+        async for _chunk in archive:
+            pass
+    read = stream_zip([ZipStreamFile("a", b"a")])
+    assert [chunk async for chunk in read]
+    with pytest.raises(SourceConsumedError):
+        FormData().add_field("zip", read)  # refused when given, not when sent

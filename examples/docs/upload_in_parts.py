@@ -1,5 +1,6 @@
 """A zip archive sent in parts of 5 MiB, each with its Content-Length, as object stores'
-multipart uploads want: the archive is never held whole, and no member is read twice."""
+multipart uploads want: the archive is never held whole, and each part skips the members
+wholly before it (it reads only the members it holds bytes of)."""
 
 import pathlib
 

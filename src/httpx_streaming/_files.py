@@ -215,6 +215,19 @@ def stream_file(
     return resource
 
 
+def file_identity(source: object) -> tuple[int, int, int] | None:
+    """The size, modification time and inode of the file a ``stream_file`` source
+    reads, now (``None`` for other sources, or a file that is gone): what tells
+    that a file changed without reading it."""
+    if type(source) is not ResourceStream or source.function is not read_path:
+        return None
+    try:
+        status = os.stat(source.positional_parameters[0])
+    except OSError:
+        return None
+    return (status.st_size, status.st_mtime_ns, status.st_ino)
+
+
 def _sync_face(path: pathlib.Path, size: int, chunk_size: int) -> SyncResourceStream:
     view = SyncResourceStream(read_path_sync, path, size, chunk_size)
     view.content_length = size

@@ -177,8 +177,14 @@ def check_content_range(value: str | None, start: int, stop: int | None) -> Cont
     if parsed.first != start:
         raise ValueError(f"the server answered Content-Range {value!r} to Range {asked!r}")
     assert parsed.last is not None
-    ends_early = parsed.total is not None and parsed.last == parsed.total - 1
-    if stop is not None and parsed.last != stop - 1 and not (ends_early and parsed.last < stop):
+    at_end = parsed.total is not None and parsed.last == parsed.total - 1
+    if stop is None:
+        # "From start on" asks for the rest: a server that sends less (a CDN capping
+        # its answers) would make the range come back short.
+        short = parsed.total is not None and not at_end
+    else:
+        short = parsed.last != stop - 1 and not (at_end and parsed.last < stop)
+    if short:
         raise ValueError(f"the server answered Content-Range {value!r} to Range {asked!r}")
     return parsed
 

@@ -87,8 +87,9 @@ class _Upstream:
         self._send = {key: value for key, value in options.items() if key in _SEND_KEYWORDS}
         self._send["stream"] = True
         self._raise_for_status = raise_for_status
-        # The first answer's ETag (a strong one) or Last-Modified: what later ranged
-        # requests send as If-Range, so that a changed resource is never spliced.
+        # The last full pass's strong ETag, else its Last-Modified: what ranged requests
+        # send as If-Range, and check their answer against, so that two versions of a
+        # resource are never spliced.
         self.validator: str | None = None
 
     def send(self, start: int = 0, stop: int | None = None) -> Any:
@@ -105,27 +106,41 @@ class _Upstream:
         return self.client.send(request, **self._send)
 
     def remember_validator(self, response: Any) -> None:
-        """Keep the first answer's validator; refuse a later one that contradicts it."""
-        found = _validator(response.headers)
-        if self.validator is None:
-            self.validator = found
-        elif found is not None and found != self.validator:
+        """Keep the validator of a full pass's answer: the version later ranges ask for."""
+        self.validator = _validator(response.headers)
+
+    def check_validator(self, response: Any, answer: RangeAnswer) -> None:
+        """Refuse a whole body sent for a ranged request when it is not the version an
+        earlier pass saw (its validator of the same kind differs, or it has none): it
+        would be cut and spliced to that version. (A ``206`` to ``If-Range`` is the
+        server saying that the version is the same.)"""
+        known = self.validator
+        if known is None:
+            self.validator = _validator(response.headers)
+            return
+        if answer is not RangeAnswer.WHOLE:
+            return
+        weak_or_date = not known.startswith('"')
+        found = response.headers.get("last-modified" if weak_or_date else "etag")
+        if found != known:
             raise SourceChangedError(
                 f"{self.method} {self.url} changed since an earlier pass (validator "
-                f"{self.validator!r}, now {found!r}): a range of it would splice two versions"
+                f"{known!r}, now {found!r}): a range of it would splice two versions"
             )
 
     def range_answer(self, response: Any, start: int, stop: int | None) -> RangeAnswer:
         """What the answer to ``send(start, stop)`` holds: the range, all of the body
         (to read from its start), or nothing at all (a range at the very end)."""
         status = response.status_code
-        header = response.headers.get("content-range")
-        if status == 416 and header is not None:
-            total = parse_content_range(header).total
+        if status == 416:
+            header = response.headers.get("content-range")
+            total = None if header is None else parse_content_range(header).total
             if total == start and stop is None:
                 return RangeAnswer.NOTHING
+            described = f"{self.method} {self.url}"
             if total is not None:
-                raise short_body_error(start, stop, total, f"{self.method} {self.url}")
+                raise short_body_error(start, stop, total, described)
+            raise ValueError(f"{described} answered 416: the byte range starts past its end")
         if status != 206:
             self.content_length(response)  # raises for a failure, if asked to
             return RangeAnswer.WHOLE
@@ -225,7 +240,7 @@ class _ResponseBody:
             response = self._response = await upstream.send()
             upstream.content_length(response)
             answer = RangeAnswer.WHOLE
-        upstream.remember_validator(response)
+        upstream.check_validator(response, answer)
         if answer is RangeAnswer.NOTHING:
             self._chunks = _nothing()
         elif answer is RangeAnswer.RANGE:
@@ -295,7 +310,7 @@ class _SyncResponseBody:
             response = self._response = upstream.send()
             upstream.content_length(response)
             answer = RangeAnswer.WHOLE
-        upstream.remember_validator(response)
+        upstream.check_validator(response, answer)
         if answer is RangeAnswer.NOTHING:
             self._chunks = iter(())
         elif answer is RangeAnswer.RANGE:

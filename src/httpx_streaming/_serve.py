@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 import zlib
 from collections.abc import Iterable, Mapping
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, final
 from urllib.parse import quote
 
 from ._byte_range import byte_range
-from ._files import read_path
+from ._files import file_identity
 from ._ranges import (
     content_range,
     http_date,
@@ -413,10 +412,10 @@ def _zip_description(archive: ZipStreamResource) -> tuple[object, ...] | None:
 def _pin(source: ByteSource) -> tuple[object, ...] | None:
     if type(source) is BytesSource and type(source.data) is bytes:
         return ("bytes", len(source.data), compute_crc32(source.data))
-    if type(source) is ResourceStream and source.function is read_path:
-        path = source.positional_parameters[0]
-        status = os.stat(path)
-        return ("file", str(path), status.st_size, status.st_mtime_ns, status.st_ino)
+    identity = file_identity(source)
+    if identity is not None:
+        assert isinstance(source, ResourceStream)
+        return ("file", str(source.positional_parameters[0]), *identity)
     return None
 
 

@@ -436,7 +436,7 @@ def as_byte_source(value: object) -> ByteSource:
             f"expected a byte source, got {describe(value)}; encode text to bytes first"
         )
     if is_async_file(value) or isinstance(value, AsyncIterable):
-        if was_consumed(value):
+        if was_consumed(value) or getattr(value, "consumed", False) is True:
             # Refused when given: sending it would be an empty part or member.
             raise consumed_error(value)
         return OneShotSource(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, NamedTuple, final
 
+from ._byte_range import ByteRange
 from ._passes import close_pass, close_sync_pass, open_pass, open_sync_pass
 from ._resource import SyncResourceStream
 from ._sources import as_byte_source
@@ -118,8 +119,20 @@ class ProgressBody(metaclass=NoPublicConstructor):
         self.attempts += 1
         return _sync_reported(chunks, self._report(tracker))
 
-    def _report(self, tracker: PartTracker) -> _Reporter:
-        return _Reporter(self._callback, self.content_length, self.attempts, tracker)
+    def _range_from(self, start: int, stop: int | None) -> tuple[AsyncIterator[BytesLike], int]:
+        # A range of the body (what tus_upload sends, a part at a time) reports the
+        # bytes of the range, counted from its first byte's place in the whole body.
+        part = ByteRange._create(self._source, start, stop)
+        return _ReportedPass(part.__aiter__(), self._report(PartTracker(), start)), start
+
+    def _sync_range_from(self, start: int, stop: int | None) -> tuple[Iterator[BytesLike], int]:
+        part = ByteRange._create(self._source, start, stop)
+        return _sync_reported(iter(part.sync()), self._report(PartTracker(), start)), start
+
+    def _report(self, tracker: PartTracker, position: int | None = None) -> _Reporter:
+        """The reporter of a full pass, or of a range's pass from *position*."""
+        attempt = max(self.attempts, 1)
+        return _Reporter(self._callback, self.content_length, attempt, tracker, position)
 
     def __repr__(self) -> str:
         return f"<ProgressBody of {self.body!r}>"
@@ -129,22 +142,31 @@ class ProgressBody(metaclass=NoPublicConstructor):
 class _Reporter:
     """Counts one pass and calls back."""
 
-    __slots__ = ("_attempt", "_callback", "_total", "_tracker", "sent")
+    __slots__ = ("_attempt", "_callback", "_learns_total", "_total", "_tracker", "sent")
 
     def __init__(
-        self, callback: ProgressCallback, total: int | None, attempt: int, tracker: PartTracker
+        self,
+        callback: ProgressCallback,
+        total: int | None,
+        attempt: int,
+        tracker: PartTracker,
+        position: int | None = None,
     ) -> None:
         self._callback = callback
         self._total = total
         self._attempt = attempt
         self._tracker = tracker
-        self.sent = 0
+        self.sent = position or 0
+        # A full pass (no position) may learn the body's length from its first chunk
+        # (a response's headers); a range's chunks announce only the range's.
+        self._learns_total = position is None and total is None
 
     def chunk(self, size: int, chunks: object) -> None:
         self.sent += size
         total = self._total
-        if total is None:
+        if self._learns_total:
             # A response learns its length with its first chunk.
+            self._learns_total = False
             total = self._total = source_length(chunks)
         self._callback(Progress(self.sent, total, self._attempt, self._tracker.name))
 
@@ -178,7 +200,11 @@ class _ReportedPass(AsyncIterator[BytesLike]):
                 self._ended = True
                 self._reporter.end()
             raise
-        self._reporter.chunk(len(chunk), self._chunks)
+        try:
+            self._reporter.chunk(len(chunk), self._chunks)
+        except BaseException as error:  # the callback's: the pass stops, its source closed
+            await close_pass(self._chunks, error)
+            raise
         return chunk
 
     async def aclose(self) -> None:
@@ -206,7 +232,10 @@ def with_progress(body: object, callback: ProgressCallback) -> ProgressBody:
     ``.sync()``, on synchronous ones. ``callback`` gets a
     [Progress][httpx_streaming.Progress] after every chunk and once more at the
     end of each pass; every pass (a retry, a redirect) counts from 0 again
-    with the next ``attempt``. It runs where the body is read (on the event
+    with the next ``attempt``. A [byte_range][httpx_streaming.byte_range] of
+    the result (what [tus_upload][httpx_streaming.tus_upload] sends, a part at a
+    time) reports where it is in the whole body: ``sent`` counts from the place
+    of the range's first byte, ``attempt`` stays that of the last full pass. It runs where the body is read (on the event
     loop for async clients), so it should be quick: draw a bar, not write a
     database row.
 

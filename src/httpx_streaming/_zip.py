@@ -27,7 +27,7 @@ import anyio
 
 from ._byte_range import ByteRange
 from ._errors import source_consumed
-from ._files import read_path
+from ._files import file_identity, read_path
 from ._passes import (
     OneShotValues,
     SourcePass,
@@ -471,17 +471,21 @@ async def _encode(
             encoder.end()
             for ready in encoder.take():
                 yield ready
+        if tracker is not None:
+            tracker.name = None  # the central directory belongs to no member
         encoder.finish()
         for ready in encoder.take():
             yield ready
-        if remember is not None:
-            remember(encoder.layouts())
     except BaseException as error:
         await _close_unstarted(planned[index:])
         if lazy is not None:
             await close_pass(lazy, error)
         raise
     finally:
+        # What every member written turned out to be, however the pass ends (a range
+        # stops early): later ranges skip them.
+        if remember is not None:
+            remember(encoder.layouts())
         if ahead is not None:  # stop and join the workers, also when cancelled
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(ahead.close)
@@ -545,31 +549,35 @@ def _encode_sync(
             rest = SyncSourcePass(iter(lead_in.sync()), label, resume.lead_in_length)
             with rest:
                 yield from rest
-    for member, name, options in members:
-        if tracker is not None:
-            tracker.name = name
-        source = member.source
-        if type(source) is BytesSource:
-            encoder.add(options, source.data)
+    try:
+        for member, name, options in members:
+            if tracker is not None:
+                tracker.name = name
+            source = member.source
+            if type(source) is BytesSource:
+                encoder.add(options, source.data)
+                yield from encoder.take()
+                continue
+            encoder.begin(options, member.size)
+            if not member.is_dir:
+                with open_sync_pass(source) as stream:
+                    size_unknown = member.size is None
+                    for chunk in stream.iterator:
+                        if type(chunk) is not bytes:
+                            chunk = check_chunk(chunk, source)
+                        if size_unknown:
+                            size_unknown = not _learned_size(encoder, stream)
+                        encoder.feed(chunk)
+                        yield from encoder.take()
+            encoder.end()
             yield from encoder.take()
-            continue
-        encoder.begin(options, member.size)
-        if not member.is_dir:
-            with open_sync_pass(source) as stream:
-                size_unknown = member.size is None
-                for chunk in stream.iterator:
-                    if type(chunk) is not bytes:
-                        chunk = check_chunk(chunk, source)
-                    if size_unknown:
-                        size_unknown = not _learned_size(encoder, stream)
-                    encoder.feed(chunk)
-                    yield from encoder.take()
-        encoder.end()
+        if tracker is not None:
+            tracker.name = None
+        encoder.finish()
         yield from encoder.take()
-    encoder.finish()
-    yield from encoder.take()
-    if remember is not None:
-        remember(encoder.layouts())
+    finally:
+        if remember is not None:
+            remember(encoder.layouts())
 
 
 def _learned_size(encoder: ZipEncoder, stream: SourcePass | SyncSourcePass) -> bool:
@@ -759,9 +767,11 @@ class OneShotArchive(AsyncGenerator[Chunk, None], metaclass=_OneShotMeta):
         return await self._generator.asend(value)
 
     async def athrow(self, *args: Any) -> Chunk:
+        self._started = True  # whatever it does to the generator, it is not a fresh pass
         return await self._generator.athrow(*args)
 
     async def aclose(self) -> None:
+        self._started = True  # closed before its first byte: a pass would yield nothing
         await self._generator.aclose()
 
     def __repr__(self) -> str:
@@ -803,8 +813,8 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
     ) -> None:
         self._archive = archive
         self.content_length = content_length
-        # Every member's layout, once a full pass has completed (see byte_range).
-        self._layouts: tuple[MemberLayout, ...] | None = None
+        # What passes learned of each member's layout, and of its file (see byte_range).
+        self._layouts: list[tuple[MemberLayout, tuple[int, ...] | None] | None] | None = None
         if isinstance(members, _LazyMembers):
             self._named: tuple[_Named, ...] | None = None
             self._lazy: _LazyMembers | None = members
@@ -905,8 +915,32 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
         return _encode_sync(self._named, self._archive, remember=self._remember, tracker=tracker)
 
     def _remember(self, layouts: list[MemberLayout]) -> None:
-        if self._layouts is None:
-            self._layouts = tuple(layouts)
+        """Keep what a pass learned of its members' layouts, each with its file's
+        identity (size, time, inode) when its source is a local file."""
+        named = self._named
+        assert named is not None
+        known = self._layouts
+        if known is None:
+            known = self._layouts = [None] * len(named)
+        for index, layout in enumerate(layouts):
+            known[index] = (layout, file_identity(named[index][0].source))
+
+    def _known_layouts(self) -> list[MemberLayout | None]:
+        """Every member's layout where it is known without reading the member: predicted
+        from its options, else remembered from a pass (unless its file changed since)."""
+        named = self._named
+        assert named is not None
+        hold_back = self._archive.hold_back_size
+        known = self._layouts
+        layouts: list[MemberLayout | None] = []
+        for index, (member, _, options) in enumerate(named):
+            layout = predicted_layout(options, member.size, hold_back)
+            if layout is None and known is not None and known[index] is not None:
+                remembered, identity = known[index]  # type: ignore[misc]
+                if identity is None or file_identity(member.source) == identity:
+                    layout = remembered
+            layouts.append(layout)
+        return layouts
 
     def _range_from(self, start: int, stop: int | None) -> tuple[AsyncIterator[BytesLike], int]:
         # A range opener (see byte_range): members before start whose layout is
@@ -915,25 +949,20 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
             return self.__aiter__(), 0
         _refuse_consumed(self._named)
         resume, position = self._resume_at(start)
-        return _archive(self._named, self._archive, resume), position
+        return _archive(self._named, self._archive, resume, self._remember), position
 
     def _sync_range_from(self, start: int, stop: int | None) -> tuple[Iterator[BytesLike], int]:
         if self._named is None:
             return self._sync_pass(), 0
         _refuse_consumed(self._named)
         resume, position = self._resume_at(start)
-        return _encode_sync(self._named, self._archive, resume), position
+        return _encode_sync(self._named, self._archive, resume, self._remember), position
 
     def _resume_at(self, start: int) -> tuple[_Resume, int]:
         """Where a pass from byte *start* resumes, and the byte it begins with."""
         named = self._named
         assert named is not None
-        layouts: tuple[MemberLayout | None, ...] | None = self._layouts
-        if layouts is None:
-            hold_back = self._archive.hold_back_size
-            layouts = tuple(
-                predicted_layout(options, member.size, hold_back) for member, _, options in named
-            )
+        layouts = self._known_layouts()
         skip = skip_segments(
             [None if layout is None else layout.length for layout in layouts], start
         )

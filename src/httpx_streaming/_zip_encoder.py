@@ -546,9 +546,9 @@ class ZipEncoder:
         out.flush()
 
     def layouts(self) -> list[MemberLayout]:
-        """Where every member of the finished archive lies (see ``MemberLayout``)."""
-        if self.state is not EncoderState.FINISHED:
-            raise RuntimeError(f"layouts() while {self.state.value}")
+        """Where every member written so far lies (see ``MemberLayout``), in archive
+        order from the first (members before a resume point included): a member is
+        listed once its records are all written."""
         return [MemberLayout(member, member_length(member)) for member, _ in self._written]
 
     def _expect(self, state: EncoderState, call: str) -> None:
