@@ -235,9 +235,9 @@ def with_progress(body: object, callback: ProgressCallback) -> ProgressBody:
     with the next ``attempt``. A [byte_range][httpx_streaming.byte_range] of
     the result (what [tus_upload][httpx_streaming.tus_upload] sends, a part at a
     time) reports where it is in the whole body: ``sent`` counts from the place
-    of the range's first byte, ``attempt`` stays that of the last full pass. It runs where the body is read (on the event
-    loop for async clients), so it should be quick: draw a bar, not write a
-    database row.
+    of the range's first byte, ``attempt`` stays that of the last full pass.
+    The callback runs where the body is read (on the event loop for async
+    clients), so it should be quick: draw a bar, not write a database row.
 
     ```python
     def show(progress):
