@@ -1,0 +1,3 @@
+module multipartcheck
+
+go 1.19
