@@ -764,7 +764,32 @@ async def check_retry_with_tenacity(server: LoopbackServer) -> None:
     assert attempts[0].body == expected
 
 
+async def check_multipart_related_upload(server: LoopbackServer) -> None:
+    import email.parser
+    import email.policy
+
+    photo = Path(tempfile.mkdtemp()) / "beach.jpg"
+    photo.write_bytes(pattern_bytes(400_000, seed=60))
+    answer = await load("multipart_related_upload").main(server.url, photo)
+    (received,) = server.recorder.on("/upload/drive/v3/files")
+    assert answer["size"] == received.size and received.query == "uploadType=multipart"
+    content_type = received.headers["content-type"]
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + (received.body or b"")
+    )
+    assert message.get_content_type() == "multipart/related"
+    assert message.get_param("type") == "application/json"
+    metadata, media = message.get_payload()  # type: ignore[misc]
+    assert json.loads(metadata.get_payload(decode=True)) == {
+        "name": "beach.jpg",
+        "mimeType": "image/jpeg",
+    }
+    assert media.get_content_type() == "image/jpeg"
+    assert media.get_payload(decode=True) == photo.read_bytes()
+
+
 CHECKS = {
+    "multipart_related_upload": check_multipart_related_upload,
     "tus_upload": check_tus_upload,
     "upload_in_parts": check_upload_in_parts,
     "progress_tqdm": check_progress_tqdm,
