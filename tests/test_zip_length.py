@@ -166,8 +166,9 @@ def predicted(resource: Any) -> list[MemberLayout | None]:
 def check_layouts(resource: Any, before: list[MemberLayout | None], data: bytes | None) -> None:
     """What a full pass remembered is what was predicted, and (read by zipfile) where each
     member's local header really is."""
-    remembered = resource._layouts
-    assert remembered is not None and len(remembered) == len(before)
+    assert resource._layouts is not None
+    remembered = [entry[0] for entry in resource._layouts]  # (layout, file identity)
+    assert len(remembered) == len(before)
     for guess, layout in zip(before, remembered, strict=True):
         assert guess is None or guess == layout
     if data is not None:
