@@ -1,13 +1,14 @@
 """httpx-streaming: streaming HTTP request bodies for httpx, on asyncio and trio.
 
 Reusable stream resources, sources (local files, other HTTP responses),
-streaming multipart/form-data and streaming ZIP archives, all usable as
+streaming multipart/form-data, streaming ZIP archives and compressed bodies, all usable as
 httpx's ``content=``.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from ._byte_range import ByteRange, byte_range
+from ._compress import CompressedBody, compress
 from ._errors import LengthMismatchError, SourceChangedError
 from ._files import stream_file
 from ._form import FormData
@@ -32,6 +33,7 @@ __all__ = [
     "COMPRESSION_METHOD_NONE",
     "ByteRange",
     "ByteSource",
+    "CompressedBody",
     "FormData",
     "LengthMismatchError",
     "MultipartBody",
@@ -48,6 +50,7 @@ __all__ = [
     "ZipStreamResource",
     "as_byte_source",
     "byte_range",
+    "compress",
     "create_zip_stream_resource",
     "name_deduplicator_default",
     "range_response",
