@@ -11,6 +11,13 @@ Endpoints (all record what they received in ``Recorder``):
 * ``POST|PUT /upload/...`` — reads the body, answers JSON with its size and sha256.
 * ``POST /flaky/KEY?failures=N`` — reads the body, answers 500 for the first N
   attempts on KEY, then 200 like ``/upload``.
+* ``POST|PUT /decoded/KEY?failures=N`` — reads the body and decodes its
+  ``Content-Encoding`` (gzip, deflate, br, zstd, in the order listed) as it
+  arrives, with Python's gzip/zlib, brotli and zstandard decoders; records the
+  decoded size and sha256 (``decoded_size``, ``decoded_sha256``, and the
+  decoded bytes up to ``KEEP_LIMIT`` in ``decoded``); answers 500 for the
+  first N attempts on KEY (default 0), then 200 with both sizes and hashes.
+  A body that does not decode is answered 400 with the decoder's error.
 * ``POST /redirect?to=PATH&status=307`` — reads the body, then redirects.
 * ``GET /files/NAME?size=N`` — N bytes (default ``FILE_SIZE``) of
   ``pattern_bytes(N, file_seed(NAME))`` with a Content-Length: a named download
@@ -148,6 +155,10 @@ class Received:
     body: bytes | None
     complete: bool = True  # False when the client went away before the body's end
     status: int = 200
+    # /decoded: the body with its Content-Encoding undone.
+    decoded_size: int | None = None
+    decoded_sha256: str | None = None
+    decoded: bytes | None = None
 
 
 @dataclass
@@ -221,6 +232,26 @@ class LoopbackApp:
             status = 500 if attempt <= number("failures", 2) else 200
             received.status = status
             await _respond_json(send, status, {**_summary(received), "attempt": attempt})
+        elif path.startswith("/decoded/"):
+            try:
+                received = await self._read(scope, receive, decode=True)
+            except DecodeFailed as error:
+                await _respond(send, 400, str(error).encode())
+                return
+            attempt = self.recorder.attempts.get(path, 0) + 1
+            self.recorder.attempts[path] = attempt
+            status = 500 if attempt <= number("failures", 0) else 200
+            received.status = status
+            await _respond_json(
+                send,
+                status,
+                {
+                    **_summary(received),
+                    "attempt": attempt,
+                    "decoded_size": received.decoded_size,
+                    "decoded_sha256": received.decoded_sha256,
+                },
+            )
         elif path == "/redirect":
             received = await self._read(scope, receive)
             received.status = int(number("status", 307))
@@ -269,11 +300,13 @@ class LoopbackApp:
         response = FileResponse(self.static_dir / name)
         await response(scope, receive, counting_send)
 
-    async def _read(self, scope: Scope, receive: Receive) -> Received:
+    async def _read(self, scope: Scope, receive: Receive, *, decode: bool = False) -> Received:
         digest = hashlib.sha256()
         size = 0
         kept: list[bytes] = []
         complete = False
+        headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
+        decoder = Decoder(headers.get("content-encoding", "")) if decode else None
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -284,9 +317,13 @@ class LoopbackApp:
             self.recorder.receiving[scope["path"]] = size
             if size <= KEEP_LIMIT:
                 kept.append(chunk)
+            if decoder is not None:
+                decoder.feed(chunk)
             if not message.get("more_body", False):
                 complete = True
                 break
+        if decoder is not None and complete:
+            decoder.end()
         received = Received(
             method=scope["method"],
             path=scope["path"],
@@ -297,6 +334,10 @@ class LoopbackApp:
             body=b"".join(kept) if size <= KEEP_LIMIT else None,
             complete=complete,
         )
+        if decoder is not None:
+            received.decoded_size = decoder.size
+            received.decoded_sha256 = decoder.digest.hexdigest()
+            received.decoded = decoder.kept()
         self.recorder.requests.append(received)
         return received
 
@@ -353,6 +394,82 @@ class LoopbackApp:
                 group.cancel_scope.cancel()
         except OSError:
             self.recorder.disconnects.append(key)
+
+
+class DecodeFailed(Exception):
+    """A /decoded body that its Content-Encoding does not describe."""
+
+
+class Decoder:
+    """Undoes a ``Content-Encoding`` (a comma-separated list) as the body arrives."""
+
+    def __init__(self, header: str) -> None:
+        names = [name.strip().lower() for name in header.split(",") if name.strip()]
+        # The last encoding applied is undone first.
+        self.stages = [self._stage(name) for name in reversed(names)]
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self._kept: list[bytes] = []
+
+    @staticmethod
+    def _stage(name: str) -> Any:
+        if name == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if name == "deflate":
+            return zlib.decompressobj()
+        if name == "br":
+            import brotli
+
+            return brotli.Decompressor()
+        if name == "zstd":
+            import zstandard
+
+            return zstandard.ZstdDecompressor().decompressobj()
+        raise DecodeFailed(f"unknown content-encoding {name!r}")
+
+    def feed(self, data: bytes) -> None:
+        try:
+            for stage in self.stages:
+                if not data:
+                    return
+                data = stage.process(data) if hasattr(stage, "process") else stage.decompress(data)
+        except Exception as error:
+            raise DecodeFailed(f"does not decode: {error!r}") from error
+        self._out(data)
+
+    def end(self) -> None:
+        data = b""
+        try:
+            for stage in self.stages:
+                if hasattr(stage, "process"):  # brotli
+                    data = stage.process(data)
+                    if not stage.is_finished():
+                        raise DecodeFailed("brotli stream ends early")
+                else:
+                    # zstandard's decompressor refuses any call after its frame's end.
+                    if data or not stage.eof:
+                        data = stage.decompress(data)
+                    flush = getattr(stage, "flush", None)
+                    if flush is not None:
+                        data += flush()
+                    if getattr(stage, "eof", True) is False:
+                        raise DecodeFailed(f"{stage!r} stream ends early")
+                    if getattr(stage, "unused_data", b""):
+                        raise DecodeFailed("data after the end of the stream")
+        except DecodeFailed:
+            raise
+        except Exception as error:
+            raise DecodeFailed(f"does not decode: {error!r}") from error
+        self._out(data)
+
+    def _out(self, data: bytes) -> None:
+        self.digest.update(data)
+        self.size += len(data)
+        if self.size <= KEEP_LIMIT:
+            self._kept.append(data)
+
+    def kept(self) -> bytes | None:
+        return b"".join(self._kept) if self.size <= KEEP_LIMIT else None
 
 
 def _summary(received: Received) -> dict[str, Any]:
