@@ -31,6 +31,7 @@ import httpx
 import pytest
 import respx
 from cli_runner import assert_one_error_line, run, run_module
+from conftest import require_tool
 from loopback import FILE_SIZE, LoopbackServer, Received, file_seed, pattern_bytes
 from multipart_parsers import Part, parse_email, parse_python_multipart
 from tus_node import running_tus_server
@@ -664,6 +665,25 @@ async def check_httpx2_testing_with_pytest_httpx2(server: LoopbackServer) -> Non
         )
 
 
+async def check_compressed_log_upload(server: LoopbackServer) -> None:
+    assert await load("compressed_log_upload").main(server.url) == 200
+    attempts = retried(server, "/decoded/logs", [500, 200])
+    assert attempts[-1].headers["content-encoding"] == "gzip"
+    assert attempts[-1].headers["content-type"] == "application/x-ndjson"
+    assert "content-length" not in attempts[-1].headers  # compressed as it goes: chunked
+    assert attempts[-1].body is not None
+    # gzip itself decodes what was sent; the server's own decoder got the same lines.
+    gunzip = await anyio.run_process([require_tool("gzip", "gzip"), "-dc"], input=attempts[-1].body)
+    assert gunzip.stdout == attempts[-1].decoded
+    lines = gunzip.stdout.splitlines()
+    assert len(lines) == 50_000 and json.loads(lines[-1]) == {
+        "n": 49_999,
+        "level": "INFO",
+        "msg": "request served",
+    }
+    assert attempts[-1].size < len(gunzip.stdout) / 5
+
+
 async def check_progress_tqdm(server: LoopbackServer) -> None:
     photo = Path(tempfile.mkdtemp()) / "beach.jpg"
     photo.write_bytes(pattern_bytes(700_000, seed=31))
@@ -790,6 +810,7 @@ async def check_multipart_related_upload(server: LoopbackServer) -> None:
 
 CHECKS = {
     "multipart_related_upload": check_multipart_related_upload,
+    "compressed_log_upload": check_compressed_log_upload,
     "tus_upload": check_tus_upload,
     "upload_in_parts": check_upload_in_parts,
     "progress_tqdm": check_progress_tqdm,
