@@ -18,6 +18,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / "httpx_streaming"
 
 #: Modules that turn inputs into bytes and never await.
 SANS_IO = {
+    "_compression",
     "_consumed",
     "_errors",
     "_multipart",
