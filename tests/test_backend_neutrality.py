@@ -37,8 +37,20 @@ SANS_IO = {
 #: Third-party packages sans-IO modules may import: httpx and httpx2 only for the
 #: bases of SourceConsumedError (importing either imports no event loop library,
 #: checked below), isal and zlib-ng for their CRC and deflate, pycryptodome (Crypto,
-#: or pycryptodomex's Cryptodome) for AES.
-SANS_IO_THIRD_PARTY = {"httpx", "httpx2", "isal", "zlib_ng", "Crypto", "Cryptodome"}
+#: or pycryptodomex's Cryptodome) for AES, brotli (or brotlicffi), zstandard and Python
+#: 3.14's compression.zstd for compress's encodings.
+SANS_IO_THIRD_PARTY = {
+    "httpx",
+    "httpx2",
+    "isal",
+    "zlib_ng",
+    "Crypto",
+    "Cryptodome",
+    "brotli",
+    "brotlicffi",
+    "zstandard",
+    "compression",
+}
 EVENT_LOOPS = {"asyncio", "trio", "sniffio", "anyio", "httpcore"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 import struct
+import sys
 import zlib
 
 import pytest
@@ -204,7 +205,8 @@ def test_check_level() -> None:
 def test_missing_library_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, encoding: str, extra: str
 ) -> None:
-    monkeypatch.setattr(_compression, "_first_module", lambda *names: None)
+    for name in ("brotli", "brotlicffi", "zstandard", "compression", "compression.zstd"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
     with pytest.raises(MissingExtraError) as caught:
         check_library(ENCODINGS[encoding])
     assert isinstance(caught.value, ModuleNotFoundError)

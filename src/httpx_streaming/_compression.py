@@ -24,7 +24,6 @@ depend on the source's chunks either.
 from __future__ import annotations
 
 import functools
-import importlib
 import struct
 import zlib
 from collections.abc import Callable, Iterable
@@ -115,25 +114,29 @@ class MissingExtraError(ModuleNotFoundError):
     """An encoding's library is not installed."""
 
 
-def _first_module(*names: str) -> tuple[str, Any] | None:
-    """The first of the modules *names* that imports, with its name."""
-    for name in names:
-        try:
-            return name, importlib.import_module(name)
-        except ImportError:
-            continue
-    return None
-
-
 def _brotli() -> Any:
-    # brotlicffi has the same API (for PyPy).
-    found = _first_module("brotli", "brotlicffi")
-    return None if found is None else found[1]
+    try:
+        import brotli  # type: ignore[import-untyped, unused-ignore]
+    except ImportError:
+        try:  # the same API, for PyPy
+            import brotlicffi as brotli  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            return None
+    return brotli
 
 
 def _zstd() -> tuple[str, Any] | None:
-    # Python 3.14's standard library first, then the zstd extra's zstandard.
-    return _first_module("compression.zstd", "zstandard")
+    try:  # Python 3.14's standard library
+        from compression import zstd  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        pass
+    else:
+        return "compression.zstd", zstd
+    try:  # the zstd extra
+        import zstandard
+    except ImportError:
+        return None
+    return "zstandard", zstandard
 
 
 def check_library(encoding: Encoding) -> None:
