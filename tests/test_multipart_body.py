@@ -268,7 +268,7 @@ def test_bad_input_is_refused_when_given() -> None:
         body.add_part(b"x", headers={"Bad Name": "v"})
     with pytest.raises(TypeError, match=r"must have a str value, got 5 \(type int\)"):
         body.add_part(b"x", headers={"X-Number": 5})  # type: ignore[dict-item]
-    with pytest.raises(ValueError, match="content_type= and a Content-Type header"):
+    with pytest.raises(ValueError, match="Content-Type was given more than once"):
         body.add_part(b"x", content_type="a/b", headers={"content-type": "c/d"})
     with pytest.raises(ValueError, match="contains the body's boundary"):
         body.add_part(b"...\r\n--fixed-boundary\r\n")
@@ -311,3 +311,45 @@ async def test_a_form_inside_a_mixed_body() -> None:
     (part,) = email_parts(parse_email(data, body.headers["Content-Type"]))
     assert part.get_content_type() == "multipart/form-data"
     assert [sub.get_payload(decode=True) for sub in email_parts(part)] == [b"1", b"data"]
+
+
+def test_review_holes_are_closed() -> None:
+    outer = MultipartBody("mixed", boundary="outerB")
+    inner = MultipartBody("alternative")
+    inner.add_part("hello\r\n--outerB--\r\n evil")
+    with pytest.raises(ValueError, match="the nested body contains this body's boundary"):
+        outer.add_part(inner)
+    form = FormData()
+    form.add_field("f", "x --outerB y")
+    with pytest.raises(ValueError, match="the nested body contains this body's boundary"):
+        outer.add_part(form)
+    with pytest.raises(ValueError, match="Content-Type was given more than once"):
+        outer.add_part(b"x", headers=[("Content-Type", "a/b"), ("content-type", "c/d")])
+    with pytest.raises(ValueError, match="content_type must be a non-empty media type"):
+        outer.add_part(b"x", headers={"Content-Type": "  "})
+    with pytest.raises(ValueError, match=r"type must be a media type without parameters"):
+        MultipartBody("related", type="application/xop+xml; charset=UTF-8")
+    with pytest.raises(ValueError, match="part '#1'.*not valid UTF-8"):
+        outer.add_part("\ud800")
+    assert len(outer) == 0
+
+
+async def test_compressed_multipart_and_a_huge_chunk_in_bounded_memory() -> None:
+    import tracemalloc
+    import zlib
+
+    from httpx_streaming import compress
+
+    big = bytearray(64 * 1024 * 1024)  # one chunk: framing passes it through whole
+    body = MultipartBody("mixed")
+    body.add_part(big)
+    compressed = compress(body, "deflate", level=1)
+    decompressor = zlib.decompressobj()
+    tracemalloc.start()
+    total = 0
+    async for chunk in compressed:
+        total += len(decompressor.decompress(chunk))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert total == body.content_length
+    assert peak < 48 * 1024 * 1024  # not the 64 MiB chunk copied, nor its jobs all at once

@@ -13,8 +13,10 @@ a sync flush (the last with the end of the stream), so the blocks concatenate
 into one deflate stream that compresses almost as well as one compressor would
 (0.02 % larger on text) and can be compressed on every core. The checksum
 (CRC-32 for gzip, Adler-32 for deflate) runs over the input in turn, in the
-driver, at several GB/s. The output depends only on the input and the level:
-never on how the source chunks its data, nor on how many workers run.
+driver, at several GB/s. On one installation the output depends only on the
+input and the level: never on how the source chunks its data, nor on how many
+workers run. (Another library gives other bytes that decode the same: zlib-ng
+or zlib, another zlib-ng or libzstd version.)
 
 brotli and zstd are single streams: their jobs must run one after the other,
 fed fixed pieces of ``STREAM_PIECE`` bytes so that their output does not
@@ -38,13 +40,15 @@ BLOCK_SIZE: Final = 1024 * 1024
 DICTIONARY_SIZE: Final = 32 * 1024
 STREAM_PIECE: Final = 1024 * 1024
 """Input bytes per call into a brotli or zstd compressor."""
+# zstd's largest window for HTTP (RFC 9659 section 3): 8 MiB.
+_ZSTD_WINDOW_LOG: Final = 23
 
 adler32: Any = _zlib_ng.adler32 if _zlib_ng is not None else zlib.adler32
 
 # zlib-ng's level for each of zlib's, when zlib-ng is installed: the fastest one
 # whose output was no more than 2 % larger than zlib's at that level on JSON
 # logs, access logs and Python source (docs/compression.md has the table). Its
-# own level 6 is 2.6 % larger than zlib's on JSON logs and its level 7 is 4 %
+# own level 6 is 2.6 % larger than zlib's on JSON logs and its level 7 is 0.4-4 %
 # smaller and still 1.4x zlib 6's speed; its level 1 is 22-27 % larger. Levels
 # missing here use zlib itself.
 _ZLIB_NG_LEVELS: Final = {2: 2, 3: 3, 4: 4, 5: 5, 6: 7, 7: 7, 8: 8, 9: 9}
@@ -285,11 +289,21 @@ class StreamCompressor:
             found = _zstd()
             assert found is not None  # checked by check_library when the body was made
             name, module = found
+            # RFC 9659: a zstd content coding's window is at most 8 MiB (window log
+            # 23), which levels 20-22 would exceed without a cap.
             if name == "zstandard":
-                stream = module.ZstdCompressor(level=level, write_checksum=True).compressobj()
+                parameters = module.ZstdCompressionParameters.from_level(
+                    level, window_log=_ZSTD_WINDOW_LOG, write_checksum=True
+                )
+                stream = module.ZstdCompressor(compression_params=parameters).compressobj()
             else:
-                options = {module.CompressionParameter.checksum_flag: 1}
-                stream = module.ZstdCompressor(level=level, options=options)
+                parameter = module.CompressionParameter
+                options = {
+                    parameter.compression_level: level,
+                    parameter.window_log: _ZSTD_WINDOW_LOG,
+                    parameter.checksum_flag: 1,
+                }
+                stream = module.ZstdCompressor(options=options)
             self._process, self._finish = stream.compress, stream.flush
         self._buffer = bytearray()
 

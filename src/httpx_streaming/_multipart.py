@@ -147,6 +147,25 @@ def check_header(name: object, value: object) -> tuple[str, str]:
     return header, value.strip(" \t")
 
 
+_MEDIA_TYPE_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+/[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def check_media_type(value: object, what: str) -> str:
+    """Validate a bare media type, ``type/subtype`` without parameters; return it.
+
+    Raises:
+        TypeError: *value* is not a str.
+        ValueError: it is not two tokens joined by a slash.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {describe(value)}")
+    if _MEDIA_TYPE_RE.fullmatch(value) is None:
+        raise ValueError(
+            f"{what} must be a media type without parameters (type/subtype), got {value!r}"
+        )
+    return value
+
+
 def media_type_of(content_type: str) -> str:
     """The media type of a ``Content-Type`` value, without its parameters, lower-cased."""
     return content_type.split(";", 1)[0].strip().lower()

@@ -8,13 +8,14 @@ are those of [FormData][httpx_streaming.FormData], from ``_parts``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from . import _multipart as mp
 from ._parts import MultipartParts, Part
 from ._sources import BytesSource, as_byte_source
-from ._validation import check_chunk, describe
+from ._types import BytesLike
+from ._validation import check_chunk, describe, utf8_bytes
 
 _OCTET_STREAM = "application/octet-stream"
 _TEXT_PLAIN = "text/plain; charset=utf-8"
@@ -47,9 +48,9 @@ class MultipartBody(MultipartParts):
         boundary: The boundary; by default a random one of 48 characters. A
             given one is checked against RFC 2046, and in-memory parts are
             checked not to contain it.
-        type: multipart/related only: the root part's media type, written as
-            the ``type`` parameter RFC 2387 requires; by default the first
-            part's media type.
+        type: multipart/related only: the root part's media type
+            (``type/subtype``, no parameters), written as the ``type`` parameter
+            RFC 2387 requires; by default the root part's own.
         start: multipart/related only: the ``Content-ID`` of the root part
             (``"<root@example.org>"``) when it is not the first; it must be the
             ``Content-ID`` of one of the parts.
@@ -77,7 +78,7 @@ class MultipartBody(MultipartParts):
                 f"multipart/{self._subtype}"
             )
         if type is not None:
-            mp.check_content_type(type)
+            mp.check_media_type(type, "type")
         if start is not None:
             start = mp.check_header("Content-ID", start)[1]
         self._type = type
@@ -97,8 +98,10 @@ class MultipartBody(MultipartParts):
         Args:
             value: ``str`` (sent as UTF-8), bytes-like, a ``pathlib.Path`` (opened
                 afresh on every pass), a file object, a stream, a response, another
-                ``MultipartBody``... anything
-                [as_byte_source][httpx_streaming.as_byte_source] takes.
+                ``MultipartBody`` or a ``FormData``... anything
+                [as_byte_source][httpx_streaming.as_byte_source] takes. A nested
+                body is added as it is then: add its own parts first (its length
+                and type are taken now).
             content_type: The part's ``Content-Type``. By default: a header of that
                 name in *headers*; else a nested body's own (with its boundary);
                 ``text/plain; charset=utf-8`` for text; else
@@ -112,35 +115,32 @@ class MultipartBody(MultipartParts):
             TypeError: A value of an unsupported type; a header name or value that
                 is not a str.
             ValueError: A header name that is not a token, a value with CR, LF or
-                another control character, ``Content-Type`` given twice, in-memory
-                data that contains a custom boundary, a nested body with this
-                body's boundary, or the same one-shot stream twice.
+                another control character, ``Content-Type`` given twice (in any
+                case, or also as ``content_type=``) or empty, in-memory data that
+                contains a custom boundary (in a nested body too), a nested body
+                with this body's boundary, or the same one-shot stream twice.
         """
         given = _checked_headers(headers)
         label = _label(given, len(self._parts))
         named_type = [value for name, value in given if name.lower() == "content-type"]
-        if content_type is not None:
-            if named_type:
-                raise ValueError(
-                    f"part {label!r}: content_type= and a Content-Type header were both given"
-                )
-            mp.check_content_type(content_type)
-        elif named_type:
+        if len(named_type) + (content_type is not None) > 1:
+            raise ValueError(f"part {label!r}: Content-Type was given more than once")
+        if named_type:
             content_type = named_type[0]
+        if content_type is not None:
+            mp.check_content_type(content_type)
         if isinstance(value, str):
-            self._add_data(label, value.encode("utf-8"), content_type or _TEXT_PLAIN, given)
+            data = utf8_bytes(value, f"part {label!r}")
+            self._add_data(label, data, content_type or _TEXT_PLAIN, given)
             return
         if isinstance(value, bytes | bytearray | memoryview):
-            data = check_chunk(value, f"part {label!r}")
-            self._add_data(label, data, content_type or _OCTET_STREAM, given)
+            chunk = check_chunk(value, f"part {label!r}")
+            self._add_data(label, chunk, content_type or _OCTET_STREAM, given)
             return
-        if isinstance(value, MultipartBody):
-            if value.boundary == self._boundary:
-                raise ValueError(
-                    f"part {label!r}: a nested multipart body needs its own boundary, not "
-                    f"this body's {self._boundary!r}"
-                )
-            content_type = content_type or value.content_type
+        if isinstance(value, MultipartParts):
+            self._check_nested(label, value)
+            if isinstance(value, MultipartBody):
+                content_type = content_type or value.content_type
         try:
             source = as_byte_source(value)
         except TypeError as exc:
@@ -173,6 +173,23 @@ class MultipartBody(MultipartParts):
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"part {label!r}: {exc}") from None
         self._add_data(label, text.encode("utf-8"), f"{_JSON}; charset=UTF-8", given)
+
+    def _check_nested(self, label: str, nested: MultipartParts) -> None:
+        """Refuse a nested body whose bytes could end this one early: its boundary is
+        this body's, or (with a custom boundary) its in-memory bytes hold it."""
+        if nested.boundary == self._boundary:
+            raise ValueError(
+                f"part {label!r}: a nested multipart body needs its own boundary, not "
+                f"this body's {self._boundary!r}"
+            )
+        if not self._custom_boundary:
+            return  # 128 random bits: no data guesses it
+        for piece in _in_memory_bytes(nested):
+            if mp.contains_delimiter(piece, self._boundary):
+                raise ValueError(
+                    f"part {label!r}: the nested body contains this body's boundary "
+                    f"'--{self._boundary}'; choose another boundary or leave it random"
+                )
 
     def _add_data(
         self, label: str, data: Any, content_type: str, given: list[tuple[str, str]]
@@ -256,6 +273,28 @@ class MultipartBody(MultipartParts):
     def _segments(self, owners: list[int] | None = None) -> list[Any]:
         self._check_sendable()
         return super()._segments(owners)
+
+
+def _in_memory_bytes(body: MultipartParts) -> Iterator[BytesLike]:
+    """Every byte a multipart body holds in memory: its framing and in-memory parts, and
+    those of the bodies nested in it."""
+    yield mp.closing_delimiter(body.boundary)
+    for part in body._parts:
+        yield part.header
+        if part.data is not None:
+            yield part.data
+        nested = _nested_body(part.source)
+        if nested is not None:
+            yield from _in_memory_bytes(nested)
+
+
+def _nested_body(source: object) -> MultipartParts | None:
+    # A body given as a part is wrapped by as_byte_source in a resource that asks it
+    # for a fresh pass each time: the body is that resource's argument.
+    parameters: tuple[object, ...] = getattr(source, "positional_parameters", ())
+    if len(parameters) == 1 and isinstance(parameters[0], MultipartParts):
+        return parameters[0]
+    return None
 
 
 def _checked_headers(headers: HeadersArgument) -> list[tuple[str, str]]:
