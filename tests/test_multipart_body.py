@@ -329,7 +329,7 @@ def test_review_holes_are_closed() -> None:
         outer.add_part(b"x", headers={"Content-Type": "  "})
     with pytest.raises(ValueError, match=r"type must be a media type without parameters"):
         MultipartBody("related", type="application/xop+xml; charset=UTF-8")
-    with pytest.raises(ValueError, match="part '#1'.*not valid UTF-8"):
+    with pytest.raises(ValueError, match=r"part '#1'.*not valid UTF-8"):
         outer.add_part("\ud800")
     assert len(outer) == 0
 
