@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, final
 
-from ._passes import SourcePass, close_pass, close_sync_pass, open_pass, open_sync_pass
+from ._passes import (
+    SourcePass,
+    close_pass,
+    close_sync_pass,
+    open_pass,
+    open_sync_pass,
+    require_sync_face,
+)
 from ._ranges import Window, check_range
 from ._resource import SyncResourceStream
 from ._sources import as_byte_source
@@ -76,10 +83,7 @@ class ByteRange(metaclass=NoPublicConstructor):
         Raises:
             TypeError: The body can only be read by async code.
         """
-        face = getattr(self.body, "sync", None)
-        if face is None:
-            raise TypeError(f"{describe(self.body)} can only be read by async code")
-        face()  # refuses now, before any byte, when a part is async only
+        require_sync_face(self.body, self.body)
         return SyncResourceStream(_sync_range_pass, self.body, self.start, self.stop).face_of(self)
 
     def _range_from(self, start: int, stop: int | None) -> tuple[AsyncIterator[BytesLike], int]:

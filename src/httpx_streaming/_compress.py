@@ -28,11 +28,10 @@ from ._compression import (
     check_library,
     new_compressor,
 )
-from ._passes import SourcePass, open_pass, open_sync_pass
+from ._passes import SourcePass, open_pass, open_sync_pass, require_sync_face
 from ._resource import SyncResourceStream
 from ._sources import as_byte_source
 from ._types import BytesLike, ByteSource, NoPublicConstructor
-from ._validation import describe
 
 MAX_WORKERS: Final = 8
 # A job of at most this many input bytes runs inline, when nothing is in flight:
@@ -165,10 +164,7 @@ class CompressedBody(metaclass=NoPublicConstructor):
         Raises:
             TypeError: The body can only be read by async code.
         """
-        face = getattr(self._source, "sync", None)
-        if face is None:
-            raise TypeError(f"{describe(self.body)} can only be read by async code")
-        face()  # refuses now, before any byte, when a part is async only
+        require_sync_face(self._source, self.body)
         return SyncResourceStream(
             _sync_compressed_pass, self._source, self.encoding, self.level
         ).face_of(self)

@@ -225,6 +225,19 @@ def close_sync_pass(stream: Iterator[Any], error: BaseException | None = None) -
         _note_close_error(error, stream, close_error)
 
 
+def require_sync_face(source: ByteSource, described: object) -> None:
+    """Raise TypeError now, before any byte, unless *source* (what a wrapping body,
+    *described*, reads) has a synchronous face that does not refuse (a body holding an
+    async generator refuses).
+
+    Making the face reads nothing: a wrapper's ``sync()`` calls this first.
+    """
+    face = getattr(source, "sync", None)
+    if face is None:
+        raise TypeError(f"{describe(described)} can only be read by async code")
+    face()
+
+
 def refuse_async_only(source: ByteSource, part: str, name: str, hint: str) -> None:
     """Raise TypeError now if *source*, the *part* called *name* of a body, can only be
     read by async code; *hint* says what to do instead.

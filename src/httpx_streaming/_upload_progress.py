@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, NamedTuple, final
 
 from ._byte_range import ByteRange
-from ._passes import close_pass, close_sync_pass, open_pass, open_sync_pass
+from ._passes import close_pass, close_sync_pass, open_pass, open_sync_pass, require_sync_face
 from ._resource import SyncResourceStream
 from ._sources import as_byte_source
 from ._types import BytesLike, ByteSource, NoPublicConstructor
@@ -106,10 +106,7 @@ class ProgressBody(metaclass=NoPublicConstructor):
         Raises:
             TypeError: The body can only be read by async code.
         """
-        face = getattr(self._source, "sync", None)
-        if face is None:
-            raise TypeError(f"{describe(self.body)} can only be read by async code")
-        face()  # refuses now, before any byte, when a part is async only
+        require_sync_face(self._source, self.body)
         return SyncResourceStream(self._sync_pass).face_of(self)
 
     def _sync_pass(self) -> Iterator[BytesLike]:
