@@ -23,7 +23,7 @@ from httpx_streaming import (
     ZipStreamFile,
     create_zip_stream_resource,
 )
-from httpx_streaming._zip_encoder import MemberLayout, predicted_layout
+from httpx_streaming._zip_encoder import MemberLayout, member_length, predicted_layout
 
 MOMENT = datetime(2024, 5, 17, 12, 0, 30, tzinfo=timezone.utc)
 LINK = stat.S_IFLNK | 0o777
@@ -166,8 +166,8 @@ def predicted(resource: Any) -> list[MemberLayout | None]:
 def check_layouts(resource: Any, before: list[MemberLayout | None], data: bytes | None) -> None:
     """What a full pass remembered is what was predicted, and (read by zipfile) where each
     member's local header really is."""
-    assert resource._layouts is not None
-    remembered = [entry[0] for entry in resource._layouts]  # (layout, file identity)
+    assert resource._written is not None  # (what was written, its offset) per member
+    remembered = [MemberLayout(member, member_length(member)) for member, _ in resource._written]
     assert len(remembered) == len(before)
     for guess, layout in zip(before, remembered, strict=True):
         assert guess is None or guess == layout

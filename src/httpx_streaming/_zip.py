@@ -52,9 +52,11 @@ from ._zip_encoder import (
     MemberLayout,
     MemberOptions,
     ResumePoint,
+    WrittenMember,
     ZipEncoder,
     archive_length,
     check_given_crc,
+    member_length,
     member_options,
     predicted_layout,
     resume_point,
@@ -370,7 +372,7 @@ class _Resume(NamedTuple):
     lead_in_name: str = ""
 
 
-_Remember = Callable[[list[MemberLayout]], None]
+_Remember = Callable[[list[tuple[WrittenMember, int]]], None]
 
 
 def _archive(
@@ -485,7 +487,7 @@ async def _encode(
         # What every member written turned out to be, however the pass ends (a range
         # stops early): later ranges skip them.
         if remember is not None:
-            remember(encoder.layouts())
+            remember(encoder.written)
         if ahead is not None:  # stop and join the workers, also when cancelled
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(ahead.close)
@@ -577,7 +579,7 @@ def _encode_sync(
         yield from encoder.take()
     finally:
         if remember is not None:
-            remember(encoder.layouts())
+            remember(encoder.written)
 
 
 def _learned_size(encoder: ZipEncoder, stream: SourcePass | SyncSourcePass) -> bool:
@@ -798,9 +800,11 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
 
     __slots__ = (
         "_archive",
-        "_layouts",
+        "_file_members",
+        "_identities",
         "_lazy",
         "_named",
+        "_written",
         "content_length",
         "reusable",
     )
@@ -813,8 +817,11 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
     ) -> None:
         self._archive = archive
         self.content_length = content_length
-        # What passes learned of each member's layout, and of its file (see byte_range).
-        self._layouts: list[tuple[MemberLayout, tuple[int, ...] | None] | None] | None = None
+        # What the passes wrote of the members (see byte_range), the identity of the file
+        # of each member read from one when it was written, and which members those are.
+        self._written: list[tuple[WrittenMember, int]] | None = None
+        self._identities: dict[int, tuple[int, int, int] | None] = {}
+        self._file_members: tuple[int, ...] | None = None
         if isinstance(members, _LazyMembers):
             self._named: tuple[_Named, ...] | None = None
             self._lazy: _LazyMembers | None = members
@@ -914,16 +921,29 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
         _refuse_consumed(self._named)
         return _encode_sync(self._named, self._archive, remember=self._remember, tracker=tracker)
 
-    def _remember(self, layouts: list[MemberLayout]) -> None:
-        """Keep what a pass learned of its members' layouts, each with its file's
-        identity (size, time, inode) when its source is a local file."""
+    def _remember(self, written: list[tuple[WrittenMember, int]]) -> None:
+        """Keep what a pass wrote of its members (from the first on), and the identity
+        (size, time, inode) of the file each member read from a local file has now.
+
+        Runs at the end of every pass, so it costs one stat per file member and nothing
+        per other member: the layouts are made only when a range asks for them.
+        """
         named = self._named
         assert named is not None
-        known = self._layouts
-        if known is None:
-            known = self._layouts = [None] * len(named)
-        for index, layout in enumerate(layouts):
-            known[index] = (layout, file_identity(named[index][0].source))
+        if self._written is not None and len(written) < len(self._written):
+            return  # an earlier pass got further (a range that stopped early)
+        if self._file_members is None:
+            self._file_members = tuple(
+                index
+                for index, (member, _, _) in enumerate(named)
+                if type(member.source) is ResourceStream
+            )
+        self._written = written
+        self._identities = {
+            index: file_identity(named[index][0].source)
+            for index in self._file_members
+            if index < len(written)
+        }
 
     def _known_layouts(self) -> list[MemberLayout | None]:
         """Every member's layout where it is known without reading the member: predicted
@@ -931,14 +951,15 @@ class ZipStreamResource(metaclass=NoPublicConstructor):
         named = self._named
         assert named is not None
         hold_back = self._archive.hold_back_size
-        known = self._layouts
+        written = self._written or []
         layouts: list[MemberLayout | None] = []
         for index, (member, _, options) in enumerate(named):
             layout = predicted_layout(options, member.size, hold_back)
-            if layout is None and known is not None and known[index] is not None:
-                remembered, identity = known[index]  # type: ignore[misc]
+            if layout is None and index < len(written):
+                identity = self._identities.get(index)
                 if identity is None or file_identity(member.source) == identity:
-                    layout = remembered
+                    remembered = written[index][0]
+                    layout = MemberLayout(remembered, member_length(remembered))
             layouts.append(layout)
         return layouts
 

@@ -545,11 +545,12 @@ class ZipEncoder:
         out.write(end)
         out.flush()
 
-    def layouts(self) -> list[MemberLayout]:
-        """Where every member written so far lies (see ``MemberLayout``), in archive
-        order from the first (members before a resume point included): a member is
-        listed once its records are all written."""
-        return [MemberLayout(member, member_length(member)) for member, _ in self._written]
+    @property
+    def written(self) -> list[tuple[WrittenMember, int]]:
+        """Every member written so far and its local header's offset, in archive order
+        from the first (members before a resume point included): a member is listed
+        once its records are all written. The encoder's own list: read, don't change."""
+        return self._written
 
     def _expect(self, state: EncoderState, call: str) -> None:
         if self.state is not state:
