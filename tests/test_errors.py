@@ -53,6 +53,23 @@ def test_importing_the_library_does_not_import_httpx() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_every_public_name_is_there_when_asked_for() -> None:
+    # Imported on first use, each from its own module: a fresh interpreter that
+    # asks for each name in turn gets it, and `import *` gets them all.
+    code = (
+        "import sys, httpx_streaming\n"
+        "assert [m for m in sys.modules if m.startswith('httpx_streaming.')] == []\n"
+        "for name in httpx_streaming.__all__:\n"
+        "    value = getattr(httpx_streaming, name)\n"
+        "    assert value is getattr(httpx_streaming, name), name\n"
+        "    assert name in dir(httpx_streaming), name\n"
+        "namespace = {}\n"
+        "exec('from httpx_streaming import *', namespace)\n"
+        "assert sorted(set(namespace) - {'__builtins__'}) == sorted(httpx_streaming.__all__)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_unknown_names_are_attribute_errors() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         httpx_streaming.nope  # type: ignore[attr-defined]  # noqa: B018
