@@ -49,6 +49,8 @@ class _Checks:
         response's headers) once the first chunk was asked for."""
         if self._declared is not None:
             return self._declared
+        if type(self.iterator) is types.AsyncGeneratorType:
+            return None  # announces nothing (and a missed getattr costs an exception)
         announced = getattr(self.iterator, "content_length", None)
         return announced if isinstance(announced, int) else None
 
@@ -136,6 +138,8 @@ async def close_pass(stream: AsyncIterator[Any], error: BaseException | None = N
     Shielded so that a cancelled consumer still runs the source's cleanup. An
     error raised while closing after *error* is attached to *error* as a note.
     """
+    if type(stream) is types.AsyncGeneratorType and stream.ag_frame is None:
+        return  # finished or closed already: nothing to run
     aclose = getattr(stream, "aclose", None)
     if aclose is None:
         return
