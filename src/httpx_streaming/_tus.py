@@ -112,6 +112,29 @@ def _absolute_url(client: Any, package: types.ModuleType, url: object, what: str
 
 
 @final
+class _PassCount:
+    """What one pass of a part yielded so far, cut at the part's *limit* (``None``: the
+    range ends it); made fresh for every pass, so that a retry counts from 0."""
+
+    __slots__ = ("_limit", "count")
+
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit
+        self.count = 0
+
+    def cut(self, chunk: BytesLike) -> BytesLike:
+        """*chunk*, or its part within the limit; counted."""
+        limit = self._limit
+        if limit is not None and self.count + len(chunk) > limit:
+            chunk = memoryview(chunk)[: limit - self.count]
+        self.count += len(chunk)
+        return chunk
+
+    def full(self) -> bool:
+        return self._limit is not None and self.count >= self._limit
+
+
+@final
 class _Part:
     """The bytes one ``PATCH`` carries, as ``content=``: the range ``start..stop`` of the
     body, or, when the body's length is unknown (``stop`` is ``None``), up to *limit*
@@ -129,21 +152,20 @@ class _Part:
         self._limit = limit if request.stop is None else None
         self._on_end = on_end
         self._passes: list[Any] = []
-        self.count = 0
+        self._latest: _PassCount | None = None
 
-    def _cut(self, chunk: BytesLike) -> BytesLike:
-        limit = self._limit
-        if limit is not None and self.count + len(chunk) > limit:
-            chunk = memoryview(chunk)[: limit - self.count]
-        self.count += len(chunk)
-        return chunk
+    @property
+    def count(self) -> int:
+        """The bytes the latest pass yielded (0 before any)."""
+        return 0 if self._latest is None else self._latest.count
 
-    def _full(self) -> bool:
-        return self._limit is not None and self.count >= self._limit
+    def _begin(self) -> _PassCount:
+        counted = self._latest = _PassCount(self._limit)
+        return counted
 
-    def _ended(self) -> None:
+    def _ended(self, counted: _PassCount) -> None:
         if self._limit is not None:
-            self._on_end(self._start + self.count)
+            self._on_end(self._start + counted.count)
 
     def async_pass(self) -> AsyncIterator[BytesLike]:
         """A new pass, for async code."""
@@ -154,14 +176,14 @@ class _Part:
         return generator
 
     async def _async_pass(self, chunks: AsyncIterator[BytesLike]) -> AsyncIterator[BytesLike]:
-        self.count = 0
-        while not self._full():
+        counted = self._begin()
+        while not counted.full():
             try:
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
-                self._ended()
+                self._ended(counted)
                 return
-            yield self._cut(chunk)
+            yield counted.cut(chunk)
 
     def sync_pass(self) -> Iterator[BytesLike]:
         """A new pass, without an event loop."""
@@ -172,14 +194,14 @@ class _Part:
         return generator
 
     def _sync_pass(self, chunks: Iterator[BytesLike]) -> Iterator[BytesLike]:
-        self.count = 0
-        while not self._full():
+        counted = self._begin()
+        while not counted.full():
             try:
                 chunk = next(chunks)
             except StopIteration:
-                self._ended()
+                self._ended(counted)
                 return
-            yield self._cut(chunk)
+            yield counted.cut(chunk)
 
     async def aclose(self, error: BaseException | None = None) -> None:
         """End every pass begun (the body's files and responses close now)."""
