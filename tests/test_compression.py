@@ -7,6 +7,7 @@ import random
 import struct
 import sys
 import zlib
+from collections.abc import Sequence
 
 import pytest
 
@@ -15,6 +16,7 @@ from httpx_streaming._compression import (
     BLOCK_SIZE,
     DICTIONARY_SIZE,
     ENCODINGS,
+    FixedPieces,
     MissingExtraError,
     check_encoding,
     check_level,
@@ -95,6 +97,49 @@ def test_output_does_not_depend_on_chunking(encoding: str) -> None:
         assert compress_all(new_compressor(encoding, level), chunks) == whole, size
     views = [memoryview(bytearray(chunk)) for chunk in pieces(data, 300_001)]
     assert compress_all(new_compressor(encoding, level), views) == whole
+
+
+def cut(chunks: Sequence[bytes | bytearray | memoryview], size: int) -> list[bytes]:
+    fixed = FixedPieces(size)
+    out: list[bytes] = []
+    for chunk in chunks:
+        out.extend(bytes(piece) for piece in fixed.feed(chunk))
+    out.append(fixed.rest())
+    return out
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 7, 10, 11, 25, 100])
+def test_fixed_pieces_do_not_depend_on_chunks(chunk_size: int) -> None:
+    data = bytes(range(256)) * 3 + b"tail"  # 77 pieces of 10 bytes, and b"il"
+    assert cut(pieces(data, chunk_size), 10) == pieces(data, 10)
+
+
+def test_fixed_pieces_keep_what_a_reused_buffer_held() -> None:
+    fixed = FixedPieces(4)
+    buffer = bytearray(b"abc")
+    assert fixed.feed(buffer) == []
+    buffer[:] = b"def"  # the source reuses its buffer for the next chunk
+    (piece,) = fixed.feed(memoryview(buffer))
+    buffer[:] = b"xyz"
+    assert bytes(piece) == b"abcd"
+    assert fixed.rest() == b"ef"
+
+
+def test_fixed_pieces_of_one_bytes_chunk_are_views_of_it() -> None:
+    chunk = bytes(range(200)) * 5  # 1,000 bytes
+    fixed = FixedPieces(250)
+    made = fixed.feed(chunk)
+    assert [bytes(piece) for piece in made] == pieces(chunk, 250)
+    assert all(isinstance(piece, memoryview) and piece.obj is chunk for piece in made)
+    assert fixed.rest() == b""
+    assert fixed.feed(b"") == []
+
+
+def test_fixed_pieces_count_bytes_of_wide_buffers() -> None:
+    import array
+
+    wide = memoryview(array.array("I", range(4)))  # 4 items, 16 bytes
+    assert cut([wide], 8) == [bytes(wide)[:8], bytes(wide)[8:], b""]
 
 
 @pytest.mark.parametrize("level", range(10))

@@ -163,7 +163,7 @@ def check_library(encoding: Encoding) -> None:
 # --- gzip and deflate ---------------------------------------------------------------
 
 
-def _compressobj(level: int, zdict: bytes) -> Any:
+def _compressobj(level: int, zdict: BytesLike) -> Any:
     ng_level = _ZLIB_NG_LEVELS.get(level) if _zlib_ng is not None else None
     module: Any = zlib if ng_level is None else _zlib_ng
     if zdict and level:
@@ -173,7 +173,7 @@ def _compressobj(level: int, zdict: bytes) -> Any:
     return module.compressobj(ng_level or level, module.DEFLATED, -15)
 
 
-def deflate_block(level: int, block: BytesLike, zdict: bytes, final: bool) -> bytes:
+def deflate_block(level: int, block: BytesLike, zdict: BytesLike, final: bool) -> bytes:
     """Raw deflate of one block, primed with *zdict* (the previous 32 KiB of input).
 
     It ends on a byte boundary with a sync flush, so the next block's output
@@ -209,6 +209,51 @@ def zlib_header(level: int) -> bytes:
 
 
 @final
+class FixedPieces:
+    """A pass's input cut into pieces of one *size*, however its chunks fall.
+
+    Each piece is immutable (a source may reuse a mutable buffer for its next
+    chunk) and costs one copy at most: the chunks that make it up are joined
+    once, and pieces are views of the joined bytes; a ``bytes`` chunk that is
+    whole pieces is not copied at all.
+    """
+
+    __slots__ = ("_pending", "_pending_size", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pending: list[BytesLike] = []
+        self._pending_size = 0
+
+    def feed(self, data: BytesLike) -> list[BytesLike]:
+        """Take *data*; returns the pieces it completed, in order."""
+        if not len(data):
+            return []
+        chunk = data if type(data) is bytes else bytes(data)
+        self._pending.append(chunk)
+        self._pending_size += len(chunk)
+        size = self._size
+        if self._pending_size < size:
+            return []
+        pending = self._pending
+        joined = pending[0] if len(pending) == 1 else b"".join(pending)
+        whole = len(joined) - len(joined) % size
+        view = memoryview(joined)
+        # What is left is copied (less than a piece): a view would keep all of
+        # *joined* alive, a big source chunk with it.
+        rest = bytes(view[whole:])
+        self._pending = [rest] if rest else []
+        self._pending_size = len(rest)
+        return [view[start : start + size] for start in range(0, whole, size)]
+
+    def rest(self) -> bytes:
+        """What is left once the input ended: less than a piece, maybe nothing."""
+        rest = b"".join(self._pending)
+        self._pending, self._pending_size = [], 0
+        return rest
+
+
+@final
 class DeflateCompressor:
     """gzip or zlib-wrapped deflate of one pass, in independent blocks.
 
@@ -217,7 +262,7 @@ class DeflateCompressor:
     other (``parallel``).
     """
 
-    __slots__ = ("_buffer", "_checksum", "_gzip", "_level", "_previous", "_size", "header")
+    __slots__ = ("_checksum", "_gzip", "_level", "_pieces", "_previous", "_size", "header")
 
     parallel = True
 
@@ -227,29 +272,18 @@ class DeflateCompressor:
         self.header = gzip_header(level) if self._gzip else zlib_header(level)
         self._checksum = 0 if self._gzip else 1
         self._size = 0
-        self._buffer = bytearray()
-        self._previous = b""  # the last DICTIONARY_SIZE bytes of the previous block
+        self._pieces = FixedPieces(BLOCK_SIZE)
+        self._previous: BytesLike = b""  # the last DICTIONARY_SIZE bytes of the previous block
 
     def feed(self, data: BytesLike) -> list[Job]:
         """Take *data*; returns the jobs of the blocks it completed."""
         self._checksum = (crc32 if self._gzip else adler32)(data, self._checksum)
         self._size += len(data)
-        buffer = self._buffer
-        buffer += data
-        if len(buffer) < BLOCK_SIZE:
-            return []
-        jobs = []
-        whole = len(buffer) - len(buffer) % BLOCK_SIZE
-        for start in range(0, whole, BLOCK_SIZE):
-            jobs.append(self._job(bytes(buffer[start : start + BLOCK_SIZE]), final=False))
-        del buffer[:whole]
-        return jobs
+        return [self._job(block, final=False) for block in self._pieces.feed(data)]
 
     def end(self) -> list[Job]:
         """The job of the last block: what is left, maybe nothing."""
-        job = self._job(bytes(self._buffer), final=True)
-        self._buffer.clear()
-        return [job]
+        return [self._job(self._pieces.rest(), final=True)]
 
     def trailer(self) -> bytes:
         """The checksum (and for gzip the length) of all the input, once ``end()`` was called."""
@@ -257,7 +291,7 @@ class DeflateCompressor:
             return struct.pack("<II", self._checksum, self._size & 0xFFFFFFFF)
         return struct.pack(">I", self._checksum)
 
-    def _job(self, block: bytes, *, final: bool) -> Job:
+    def _job(self, block: BytesLike, *, final: bool) -> Job:
         zdict = self._previous
         self._previous = block[-DICTIONARY_SIZE:]
         return Job(functools.partial(deflate_block, self._level, block, zdict, final), len(block))
@@ -274,13 +308,13 @@ class StreamCompressor:
     (``parallel`` is false), in the order they were made.
     """
 
-    __slots__ = ("_buffer", "_finish", "_process")
+    __slots__ = ("_finish", "_pieces", "_process")
 
     parallel = False
     header = b""
 
     def __init__(self, encoding: str, level: int) -> None:
-        self._process: Callable[[bytes], bytes]
+        self._process: Callable[[BytesLike], bytes]
         self._finish: Callable[[], bytes]
         if encoding == "br":
             compressor = _brotli().Compressor(quality=level)
@@ -305,33 +339,22 @@ class StreamCompressor:
                 }
                 stream = module.ZstdCompressor(options=options)
             self._process, self._finish = stream.compress, stream.flush
-        self._buffer = bytearray()
+        self._pieces = FixedPieces(STREAM_PIECE)
 
     def feed(self, data: BytesLike) -> list[Job]:
-        buffer = self._buffer
-        buffer += data
-        if len(buffer) < STREAM_PIECE:
-            return []
-        whole = len(buffer) - len(buffer) % STREAM_PIECE
-        jobs = [
-            Job(
-                functools.partial(self._process, bytes(buffer[start : start + STREAM_PIECE])),
-                STREAM_PIECE,
-            )
-            for start in range(0, whole, STREAM_PIECE)
+        return [
+            Job(functools.partial(self._process, piece), len(piece))
+            for piece in self._pieces.feed(data)
         ]
-        del buffer[:whole]
-        return jobs
 
     def end(self) -> list[Job]:
-        tail = bytes(self._buffer)
-        self._buffer.clear()
+        tail = self._pieces.rest()
         return [Job(functools.partial(self._last, tail), len(tail))]
 
     def trailer(self) -> bytes:
         return b""
 
-    def _last(self, tail: bytes) -> bytes:
+    def _last(self, tail: BytesLike) -> bytes:
         return self._process(tail) + self._finish()
 
 
