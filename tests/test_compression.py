@@ -133,6 +133,10 @@ def test_fixed_pieces_of_one_bytes_chunk_are_views_of_it() -> None:
     assert all(isinstance(piece, memoryview) and piece.obj is chunk for piece in made)
     assert fixed.rest() == b""
     assert fixed.feed(b"") == []
+    # A view of bytes (what a big chunk is cut into) is not copied either.
+    made = fixed.feed(memoryview(chunk)[250:750])
+    assert [bytes(piece) for piece in made] == pieces(chunk[250:750], 250)
+    assert all(piece.obj is chunk for piece in made)
 
 
 def test_fixed_pieces_count_bytes_of_wide_buffers() -> None:
@@ -242,6 +246,18 @@ def test_check_level() -> None:
         check_level(ENCODINGS["gzip"], True)
     with pytest.raises(TypeError, match=r"got 6.0 \(type float\)"):
         check_level(ENCODINGS["br"], 6.0)
+
+
+def test_brotli_through_brotlicffi(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PyPy's brotli binding, used when brotli is missing: it takes bytes only.
+    import brotli
+
+    monkeypatch.setitem(sys.modules, "brotli", None)  # import raises ImportError
+    data = INPUTS["text"]  # pieces of more than one STREAM_PIECE
+    chunks = [memoryview(bytearray(chunk)) for chunk in pieces(data, 300_001)]
+    packed = compress_all(new_compressor("br", ENCODINGS["br"].default), chunks)
+    assert brotli.decompress(packed) == data
+    assert _compression._brotli().__name__ == "brotlicffi"
 
 
 @pytest.mark.parametrize(

@@ -213,9 +213,11 @@ class FixedPieces:
     """A pass's input cut into pieces of one *size*, however its chunks fall.
 
     Each piece is immutable (a source may reuse a mutable buffer for its next
-    chunk) and costs one copy at most: the chunks that make it up are joined
-    once, and pieces are views of the joined bytes; a ``bytes`` chunk that is
-    whole pieces is not copied at all.
+    chunk). The chunks that complete pieces are joined once, and the pieces
+    are views of the join: one copy of each byte, none for a ``bytes`` chunk
+    (or a view of one) that is whole pieces by itself. A chunk of a mutable
+    buffer that completes no piece is copied as it is kept, and the rest of a
+    join (less than a piece) is copied so as not to keep all of it alive.
     """
 
     __slots__ = ("_pending", "_pending_size", "_size")
@@ -227,20 +229,20 @@ class FixedPieces:
 
     def feed(self, data: BytesLike) -> list[BytesLike]:
         """Take *data*; returns the pieces it completed, in order."""
-        if not len(data):
+        chunk, immutable = _byte_view(data)
+        if not len(chunk):
             return []
-        chunk = data if type(data) is bytes else bytes(data)
-        self._pending.append(chunk)
+        pending = self._pending
+        pending.append(chunk)
         self._pending_size += len(chunk)
         size = self._size
         if self._pending_size < size:
+            if not immutable:
+                pending[-1] = bytes(chunk)
             return []
-        pending = self._pending
-        joined = pending[0] if len(pending) == 1 else b"".join(pending)
+        joined = chunk if len(pending) == 1 and immutable else b"".join(pending)
         whole = len(joined) - len(joined) % size
         view = memoryview(joined)
-        # What is left is copied (less than a piece): a view would keep all of
-        # *joined* alive, a big source chunk with it.
         rest = bytes(view[whole:])
         self._pending = [rest] if rest else []
         self._pending_size = len(rest)
@@ -251,6 +253,17 @@ class FixedPieces:
         rest = b"".join(self._pending)
         self._pending, self._pending_size = [], 0
         return rest
+
+
+def _byte_view(data: BytesLike) -> tuple[BytesLike, bool]:
+    """*data* as bytes (``len`` counts bytes, not wider items), and whether it is
+    immutable: ``bytes``, or a view of ``bytes``."""
+    if type(data) is bytes:
+        return data, True
+    view = memoryview(data)
+    if view.itemsize != 1 or not view.c_contiguous:
+        view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+    return view, isinstance(view.obj, bytes)
 
 
 @final
@@ -273,7 +286,7 @@ class DeflateCompressor:
         self._checksum = 0 if self._gzip else 1
         self._size = 0
         self._pieces = FixedPieces(BLOCK_SIZE)
-        self._previous: BytesLike = b""  # the last DICTIONARY_SIZE bytes of the previous block
+        self._previous = b""  # the last DICTIONARY_SIZE bytes of the previous block
 
     def feed(self, data: BytesLike) -> list[Job]:
         """Take *data*; returns the jobs of the blocks it completed."""
@@ -293,7 +306,8 @@ class DeflateCompressor:
 
     def _job(self, block: BytesLike, *, final: bool) -> Job:
         zdict = self._previous
-        self._previous = block[-DICTIONARY_SIZE:]
+        # A copy: a view would keep the whole join that *block* is part of alive.
+        self._previous = bytes(block[-DICTIONARY_SIZE:])
         return Job(functools.partial(deflate_block, self._level, block, zdict, final), len(block))
 
 
@@ -317,8 +331,11 @@ class StreamCompressor:
         self._process: Callable[[BytesLike], bytes]
         self._finish: Callable[[], bytes]
         if encoding == "br":
-            compressor = _brotli().Compressor(quality=level)
+            module = _brotli()
+            compressor = module.Compressor(quality=level)
             self._process, self._finish = compressor.process, compressor.finish
+            if module.__name__ == "brotlicffi":  # its process() takes bytes only
+                self._process = lambda piece: compressor.process(bytes(piece))
         else:
             found = _zstd()
             assert found is not None  # checked by check_library when the body was made
