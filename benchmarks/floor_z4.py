@@ -82,20 +82,13 @@ async def bare_pass(files: list[ZipStreamFile]) -> AsyncIterator[bytes]:
         yield ready
 
 
-async def consume(chunks: AsyncIterator[bytes]) -> int:
-    total = 0
-    async for chunk in chunks:
-        total += len(chunk)
-    return total
-
-
 async def collect(chunks: AsyncIterator[bytes]) -> bytes:
     return b"".join([bytes(chunk) async for chunk in chunks])
 
 
 def timed_async(make: Callable[[], AsyncIterator[bytes]]) -> float:
     start = time.perf_counter()
-    anyio.run(consume, make())
+    anyio.run(bench_zip.consume_async, make())
     return time.perf_counter() - start
 
 
@@ -109,8 +102,7 @@ def main() -> None:
 
     def peer_time() -> float:
         start = time.perf_counter()
-        for _ in peer():
-            pass
+        bench_zip.consume_sync(peer())
         return time.perf_counter() - start
 
     ours_ratios, floor_ratios = [], []
