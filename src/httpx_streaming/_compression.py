@@ -123,7 +123,7 @@ def _brotli() -> Any:
         import brotli  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         try:  # the same API, for PyPy
-            import brotlicffi as brotli  # type: ignore[import-not-found, unused-ignore]
+            import brotlicffi as brotli  # type: ignore[import-not-found, import-untyped, unused-ignore]
         except ImportError:
             return None
     return brotli
