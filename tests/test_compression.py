@@ -144,6 +144,10 @@ def test_fixed_pieces_count_bytes_of_wide_buffers() -> None:
 
     wide = memoryview(array.array("I", range(4)))  # 4 items, 16 bytes
     assert cut([wide], 8) == [bytes(wide)[:8], bytes(wide)[8:], b""]
+    square = memoryview(bytes(range(16))).cast("B", (4, 4))  # 4 rows, 16 bytes
+    assert cut([square], 8) == [bytes(range(8)), bytes(range(8, 16)), b""]
+    strided = memoryview(bytes(range(16)))[::2]  # not contiguous: 8 bytes
+    assert cut([strided], 8) == [bytes(range(0, 16, 2)), b""]
 
 
 @pytest.mark.parametrize("level", range(10))

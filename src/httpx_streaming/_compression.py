@@ -261,7 +261,7 @@ def _byte_view(data: BytesLike) -> tuple[BytesLike, bool]:
     if type(data) is bytes:
         return data, True
     view = memoryview(data)
-    if view.itemsize != 1 or not view.c_contiguous:
+    if view.itemsize != 1 or view.ndim != 1 or not view.c_contiguous:
         view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
     return view, isinstance(view.obj, bytes)
 

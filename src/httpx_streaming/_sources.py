@@ -173,7 +173,7 @@ def _value_consumed(value: object) -> bool:
     # A wrapper's own flag aside: iterated through another wrapper, or says so itself.
     if type(value) is types.AsyncGeneratorType:
         # Has no `consumed` to say: looking for one would raise and catch an
-        # AttributeError, a good part of a small member's cost.
+        # AttributeError, once per member of an archive of small ones.
         return was_consumed(value)
     return was_consumed(value) or getattr(value, "consumed", False) is True
 
