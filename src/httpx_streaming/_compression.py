@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final, NamedTuple, final
 
 from ._types import BytesLike
-from ._validation import describe
+from ._validation import describe, kept
 from ._zip_deflate import _zlib_ng, crc32
 
 BLOCK_SIZE: Final = 1024 * 1024
@@ -163,7 +163,7 @@ def check_library(encoding: Encoding) -> None:
 # --- gzip and deflate ---------------------------------------------------------------
 
 
-def _compressobj(level: int, zdict: BytesLike) -> Any:
+def _compressobj(level: int, zdict: bytes) -> Any:
     ng_level = _ZLIB_NG_LEVELS.get(level) if _zlib_ng is not None else None
     module: Any = zlib if ng_level is None else _zlib_ng
     if zdict and level:
@@ -173,7 +173,7 @@ def _compressobj(level: int, zdict: BytesLike) -> Any:
     return module.compressobj(ng_level or level, module.DEFLATED, -15)
 
 
-def deflate_block(level: int, block: BytesLike, zdict: BytesLike, final: bool) -> bytes:
+def deflate_block(level: int, block: BytesLike, zdict: bytes, final: bool) -> bytes:
     """Raw deflate of one block, primed with *zdict* (the previous 32 KiB of input).
 
     It ends on a byte boundary with a sync flush, so the next block's output
@@ -229,7 +229,7 @@ class FixedPieces:
 
     def feed(self, data: BytesLike) -> list[BytesLike]:
         """Take *data*; returns the pieces it completed, in order."""
-        chunk, immutable = _byte_view(data)
+        chunk = _byte_view(data)
         if not len(chunk):
             return []
         pending = self._pending
@@ -237,10 +237,9 @@ class FixedPieces:
         self._pending_size += len(chunk)
         size = self._size
         if self._pending_size < size:
-            if not immutable:
-                pending[-1] = bytes(chunk)
+            pending[-1] = kept(chunk)
             return []
-        joined = chunk if len(pending) == 1 and immutable else b"".join(pending)
+        joined = kept(chunk) if len(pending) == 1 else b"".join(pending)
         whole = len(joined) - len(joined) % size
         view = memoryview(joined)
         rest = bytes(view[whole:])
@@ -255,15 +254,14 @@ class FixedPieces:
         return rest
 
 
-def _byte_view(data: BytesLike) -> tuple[BytesLike, bool]:
-    """*data* as bytes (``len`` counts bytes, not wider items), and whether it is
-    immutable: ``bytes``, or a view of ``bytes``."""
+def _byte_view(data: BytesLike) -> BytesLike:
+    """*data* as bytes: ``len`` counts bytes, not wider items or rows."""
     if type(data) is bytes:
-        return data, True
+        return data
     view = memoryview(data)
     if view.itemsize != 1 or view.ndim != 1 or not view.c_contiguous:
         view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
-    return view, isinstance(view.obj, bytes)
+    return view
 
 
 @final

@@ -59,6 +59,15 @@ def check_int(
     return value
 
 
+def kept(chunk: BytesLike) -> BytesLike:
+    """*chunk*, safe to keep after its source yields the next one: ``bytes`` and views
+    of ``bytes`` as they are, a copy of anything else (a source may reuse a mutable
+    buffer for its next chunk)."""
+    if isinstance(chunk, bytes) or (isinstance(chunk, memoryview) and isinstance(chunk.obj, bytes)):
+        return chunk
+    return bytes(chunk)
+
+
 def check_chunk(chunk: object, source: object) -> BytesLike:
     """Return *chunk* as a bytes-like object of single bytes, or raise TypeError.
 

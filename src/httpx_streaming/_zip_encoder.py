@@ -33,6 +33,7 @@ from typing import Final, NamedTuple
 
 from ._errors import check_length
 from ._types import BytesLike
+from ._validation import kept
 from ._zip_aes import AES_OVERHEAD, AesKeySource, MemberEncryptor
 from ._zip_deflate import (
     DEFAULT_COMPRESSION_LEVEL,
@@ -121,14 +122,6 @@ def stored_layout(
 
 def _member_label(entry: Entry) -> str:
     return f"zip member {entry.name.decode('utf-8', 'replace')!r}"
-
-
-def _immutable(chunk: BytesLike) -> BytesLike:
-    # A source may reuse a mutable buffer for its next chunk: keep only
-    # immutable data without copying it.
-    if isinstance(chunk, bytes) or (isinstance(chunk, memoryview) and isinstance(chunk.obj, bytes)):
-        return chunk
-    return bytes(chunk)
 
 
 class WrittenMember(NamedTuple):
@@ -275,7 +268,7 @@ class MemberWriter:
         if self._header is not None:
             self._stream(chunk)
             return
-        self._held.append(chunk if type(chunk) is bytes else _immutable(chunk))
+        self._held.append(chunk if type(chunk) is bytes else kept(chunk))
         self._held_size += size
         if self._held_size > self._hold_limit:
             self._start_streaming()
